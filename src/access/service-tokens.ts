@@ -1,0 +1,66 @@
+import { sql } from 'kysely';
+import type { Db } from '../db/database.ts';
+import { generateSecret, hashSecret, secretPreview } from './secrets.ts';
+
+const TOKEN_PREFIX = 'hst_';
+
+/** Who is calling the management API. */
+export interface Principal {
+  type: 'service_token';
+  accountId: string;
+  tokenId: string;
+  name: string;
+  role: string;
+  /** Environments the token may act in; null = every environment its role allows. */
+  environmentIds: string[] | null;
+  memberId: string | null;
+}
+
+export interface CreateServiceTokenInput {
+  name: string;
+  role: string;
+  createdByMemberId: string | null;
+  environmentIds?: string[] | null;
+}
+
+/** Creates a service token; the token itself is returned only here. */
+export async function createServiceToken(db: Db, accountId: string, input: CreateServiceTokenInput): Promise<{ id: string; token: string }> {
+  const token = generateSecret(TOKEN_PREFIX);
+  const row = await db
+    .insertInto('service_tokens')
+    .values({
+      account_id: accountId,
+      name: input.name,
+      token_hash: hashSecret(token),
+      token_prefix: secretPreview(token, TOKEN_PREFIX),
+      role: input.role,
+      created_by_member_id: input.createdByMemberId,
+      environment_ids: input.environmentIds ?? null,
+      last_used_at: null,
+      revoked_at: null,
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return { id: row.id, token };
+}
+
+/** The principal behind a bearer service token, or undefined if unknown or revoked. */
+export async function authenticateServiceToken(db: Db, token: string): Promise<Principal | undefined> {
+  const row = await db
+    .updateTable('service_tokens')
+    .set({ last_used_at: sql`now()` })
+    .where('token_hash', '=', hashSecret(token))
+    .where('revoked_at', 'is', null)
+    .returning(['id', 'account_id', 'name', 'role', 'environment_ids', 'created_by_member_id'])
+    .executeTakeFirst();
+  if (!row) return undefined;
+  return {
+    type: 'service_token',
+    accountId: row.account_id,
+    tokenId: row.id,
+    name: row.name,
+    role: row.role,
+    environmentIds: row.environment_ids,
+    memberId: row.created_by_member_id,
+  };
+}

@@ -1,0 +1,140 @@
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+
+/** A timestamp with a database default: optional on insert, a Date when read. */
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type Json<T = Record<string, unknown>> = ColumnType<T, string | T, string | T>;
+
+export interface AccountsTable {
+  id: Generated<string>;
+  name: string;
+  slug: string;
+  production_write_access: Generated<boolean>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface EnvironmentsTable {
+  id: Generated<string>;
+  account_id: string;
+  slug: string;
+  name: string;
+  position: number;
+  owner: 'system' | 'user';
+  label_color: string | null;
+  hide_pii_data: Generated<boolean>;
+  hide_message_content: Generated<boolean>;
+  last_commit_at: Date | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  deleted_at: Date | null;
+}
+
+export interface MembersTable {
+  id: Generated<string>;
+  account_id: string;
+  email: string;
+  name: string | null;
+  role: string;
+  password_hash: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface ServiceTokensTable {
+  id: Generated<string>;
+  account_id: string;
+  name: string;
+  token_hash: Buffer;
+  token_prefix: string;
+  role: string;
+  created_by_member_id: string | null;
+  environment_ids: string[] | null;
+  created_at: Timestamp;
+  last_used_at: Date | null;
+  revoked_at: Date | null;
+}
+
+export interface ApiKeysTable {
+  id: Generated<string>;
+  environment_id: string;
+  kind: 'public' | 'secret';
+  name: string | null;
+  key_hash: Buffer;
+  key_prefix: string;
+  created_at: Timestamp;
+  revoked_at: Date | null;
+}
+
+export interface UsersTable {
+  environment_id: string;
+  id: string;
+  seq: Generated<string>;
+  properties: Json;
+  inserted_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface UserPreferenceSetsTable {
+  environment_id: string;
+  user_id: string;
+  set_id: string;
+  settings: Json;
+  inserted_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface UserChannelDataTable {
+  environment_id: string;
+  user_id: string;
+  channel_id: string;
+  data: Json;
+  inserted_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface TenantsTable {
+  environment_id: string;
+  id: string;
+  seq: Generated<string>;
+  properties: Json;
+  settings: Json;
+  channel_data: Json<Record<string, Record<string, unknown>>>;
+  inserted_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface BulkOperationsTable {
+  environment_id: string;
+  id: Generated<string>;
+  name: string;
+  status: 'queued' | 'processing' | 'completed' | 'failed';
+  estimated_total_rows: number;
+  processed_rows: number;
+  success_count: number;
+  error_count: number;
+  error_items: Json<Array<{ id: string; collection?: string | null }>>;
+  inserted_at: Timestamp;
+  started_at: Date | null;
+  completed_at: Date | null;
+  failed_at: Date | null;
+  updated_at: Timestamp;
+}
+
+/** Every table Herald's application role reads and writes. */
+export interface Database {
+  accounts: AccountsTable;
+  environments: EnvironmentsTable;
+  members: MembersTable;
+  service_tokens: ServiceTokensTable;
+  api_keys: ApiKeysTable;
+  users: UsersTable;
+  user_preference_sets: UserPreferenceSetsTable;
+  user_channel_data: UserChannelDataTable;
+  tenants: TenantsTable;
+  bulk_operations: BulkOperationsTable;
+}
+
+export type EnvironmentRow = Selectable<EnvironmentsTable>;
+export type UserRow = Selectable<UsersTable>;
+export type TenantRow = Selectable<TenantsTable>;
+export type NewEnvironment = Insertable<EnvironmentsTable>;

@@ -1,0 +1,101 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { HttpDeps } from '../http/app.ts';
+import { createApiKeys, listApiKeys } from './api-keys.ts';
+import { createEnvironment, getEnvironment, toEnvironmentView, updateEnvironmentSettings } from './service.ts';
+import { listEnvironments } from './store.ts';
+import { ApiKey, CreateApiKeysBody, CreateEnvironmentBody, Environment, SlugParams, UpdateEnvironmentBody } from './schema.ts';
+
+const tags = ['Environments'];
+
+/** Management routes for environments and their API keys. */
+export function environmentRoutes(deps: HttpDeps): FastifyPluginAsync {
+  return async (root) => {
+    const app = root.withTypeProvider<TypeBoxTypeProvider>();
+    const { db, accountId } = deps;
+
+    app.get('/environments', {
+      schema: {
+        tags,
+        summary: 'List environments, in order',
+        querystring: Type.Object({ after: Type.Optional(Type.String()), before: Type.Optional(Type.String()), limit: Type.Optional(Type.Integer({ minimum: 1 })) }),
+        response: { 200: Type.Object({ entries: Type.Array(Environment), page_info: Type.Any() }) },
+      },
+    }, async () => {
+      const entries = (await listEnvironments(db, accountId)).map(toEnvironmentView);
+      // Environments are few: one page holds them all.
+      return { entries, page_info: { after: null, before: null, page_size: entries.length } };
+    });
+
+    app.get('/environments/:environment_slug', {
+      schema: { tags, summary: 'Get an environment', params: SlugParams, response: { 200: Environment } },
+    }, async (request) => toEnvironmentView(await getEnvironment(db, accountId, request.params.environment_slug)));
+
+    app.post('/environments', {
+      schema: {
+        tags,
+        summary: 'Create an environment (Herald)',
+        description: 'Inserts an environment after `insert_after` (never above production or below development) with a fresh API key pair, shown once.',
+        body: CreateEnvironmentBody,
+        response: { 201: Type.Intersect([Environment, Type.Object({ api_keys: Type.Array(ApiKey) })]) },
+      },
+    }, async (request, reply) => {
+      const { environment, apiKeys } = await createEnvironment(db, accountId, request.body);
+      return reply.status(201).send({ ...toEnvironmentView(environment), api_keys: apiKeys });
+    });
+
+    app.patch('/environments/:environment_slug', {
+      schema: {
+        tags,
+        summary: 'Change environment settings (Herald)',
+        description: 'Name, label colour and the data controls `hide_pii_data` / `hide_message_content`.',
+        params: SlugParams,
+        body: UpdateEnvironmentBody,
+        response: { 200: Environment },
+      },
+    }, async (request) => toEnvironmentView(await updateEnvironmentSettings(db, accountId, request.params.environment_slug, request.body)));
+
+    app.get('/environments/:environment_slug/api_keys', {
+      schema: {
+        tags,
+        summary: "List an environment's API keys (Herald)",
+        params: SlugParams,
+        response: { 200: Type.Object({ entries: Type.Array(ApiKey), page_info: Type.Any() }) },
+      },
+    }, async (request) => {
+      const environment = await getEnvironment(db, accountId, request.params.environment_slug);
+      const entries = await listApiKeys(db, environment.id);
+      return { entries, page_info: { after: null, before: null, page_size: entries.length } };
+    });
+
+    app.post('/environments/:environment_slug/api_keys', {
+      schema: {
+        tags,
+        summary: 'Create API keys (Herald)',
+        description: 'Creates a public/secret pair, or one key of `kind`. The keys are returned only in this response.',
+        params: SlugParams,
+        body: Type.Optional(CreateApiKeysBody),
+        response: { 201: Type.Object({ entries: Type.Array(ApiKey) }) },
+      },
+    }, async (request, reply) => {
+      const environment = await getEnvironment(db, accountId, request.params.environment_slug);
+      const kinds = request.body?.kind ? [request.body.kind] : (['public', 'secret'] as const);
+      const entries = await createApiKeys(db, environment, [...kinds], request.body?.name ?? null);
+      return reply.status(201).send({ entries });
+    });
+
+    app.delete('/environments/:environment_slug/api_keys/:id', {
+      schema: {
+        tags,
+        summary: 'Revoke an API key (Herald)',
+        description: 'The key is refused (401) from its next request on.',
+        params: Type.Object({ environment_slug: Type.String({ maxLength: 100 }), id: Type.String({ format: 'uuid' }) }),
+        response: { 200: ApiKey },
+      },
+    }, async (request) => {
+      const environment = await getEnvironment(db, accountId, request.params.environment_slug);
+      return deps.keys.revoke(environment.id, request.params.id);
+    });
+  };
+}

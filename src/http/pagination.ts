@@ -1,0 +1,73 @@
+import { Type } from 'typebox';
+import { Invalid } from '../errors.ts';
+
+/** Query parameters of Knock's cursor pagination. */
+export const PageQuery = {
+  after: Type.Optional(Type.String({ maxLength: 200, description: 'The cursor to fetch entries after.' })),
+  before: Type.Optional(Type.String({ maxLength: 200, description: 'The cursor to fetch entries before.' })),
+  page_size: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 50, description: 'The number of items per page (defaults to 50).' })),
+};
+
+export const PageInfo = Type.Object({
+  __typename: Type.Literal('PageInfo'),
+  after: Type.Union([Type.String(), Type.Null()]),
+  before: Type.Union([Type.String(), Type.Null()]),
+  page_size: Type.Integer(),
+});
+
+export interface PageInfoShape {
+  __typename: 'PageInfo';
+  after: string | null;
+  before: string | null;
+  page_size: number;
+}
+
+/** Cursors are opaque to clients: base64url of the row's sequence number. */
+export function encodeCursor(seq: string | number | bigint): string {
+  return Buffer.from(`seq:${seq}`).toString('base64url');
+}
+
+export function decodeCursor(cursor: string, field: 'after' | 'before'): bigint {
+  const match = /^seq:(\d{1,19})$/.exec(Buffer.from(cursor, 'base64url').toString());
+  if (!match) throw Invalid.field(field, 'is not a valid cursor');
+  return BigInt(match[1]);
+}
+
+/** A page request resolved from query parameters. */
+export interface PageRequest {
+  after?: bigint;
+  before?: bigint;
+  size: number;
+}
+
+export function pageRequest(query: { after?: string; before?: string; page_size?: number }): PageRequest {
+  return {
+    after: query.after ? decodeCursor(query.after, 'after') : undefined,
+    before: query.before ? decodeCursor(query.before, 'before') : undefined,
+    size: query.page_size ?? 50,
+  };
+}
+
+/**
+ * Shapes rows fetched with one extra row (size + 1) in the direction of travel into a
+ * page, ascending by `seq`, with cursors for the neighbouring pages.
+ */
+export function toPage<T extends { seq: string }>(rows: T[], request: PageRequest): { rows: T[]; pageInfo: PageInfoShape } {
+  const backwards = request.before !== undefined && request.after === undefined;
+  const hasMore = rows.length > request.size;
+  let page = rows.slice(0, request.size);
+  if (backwards) page = page.reverse();
+  const first = page[0];
+  const last = page[page.length - 1];
+  const moreAfter = backwards ? true : hasMore;
+  const moreBefore = backwards ? hasMore : request.after !== undefined;
+  return {
+    rows: page,
+    pageInfo: {
+      __typename: 'PageInfo',
+      after: moreAfter && last ? encodeCursor(last.seq) : null,
+      before: moreBefore && first ? encodeCursor(first.seq) : null,
+      page_size: request.size,
+    },
+  };
+}

@@ -1,0 +1,26 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { HttpDeps } from './app.ts';
+import { accessRoutes } from '../access/routes.ts';
+import { environmentRoutes } from '../environments/routes.ts';
+import { userRoutes } from '../recipients/users/routes.ts';
+import { preferenceRoutes } from '../recipients/preferences/routes.ts';
+import { channelDataRoutes } from '../recipients/channel-data/routes.ts';
+import { tenantRoutes } from '../recipients/tenants/routes.ts';
+
+/** Every feature's data API routes (mounted under /v1, API key auth). */
+export function dataApiRoutes(deps: HttpDeps): FastifyPluginAsync {
+  return async (app) => {
+    await app.register(userRoutes(deps));
+    await app.register(preferenceRoutes(deps));
+    await app.register(channelDataRoutes(deps));
+    await app.register(tenantRoutes(deps));
+  };
+}
+
+/** Every feature's management routes (mounted under /mgmt/v1, service token auth). */
+export function managementApiRoutes(deps: HttpDeps): FastifyPluginAsync {
+  return async (app) => {
+    await app.register(accessRoutes(deps));
+    await app.register(environmentRoutes(deps));
+  };
+}

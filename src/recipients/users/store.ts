@@ -1,0 +1,68 @@
+import { sql } from 'kysely';
+import type { EnvTx } from '../../db/scoped.ts';
+import type { UserRow } from '../../db/schema.ts';
+import type { PageRequest } from '../../http/pagination.ts';
+
+/** Creates the user or merges `properties` into the stored ones (given keys win). */
+export async function upsertUser(tx: EnvTx, environmentId: string, id: string, properties: Record<string, unknown>): Promise<UserRow> {
+  const json = JSON.stringify(properties);
+  return tx
+    .insertInto('users')
+    .values({ environment_id: environmentId, id, properties: json })
+    .onConflict((oc) =>
+      oc.columns(['environment_id', 'id']).doUpdateSet({
+        properties: sql`users.properties || excluded.properties`,
+        updated_at: sql`now()`,
+      }),
+    )
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export function findUser(tx: EnvTx, environmentId: string, id: string, lock = false): Promise<UserRow | undefined> {
+  let query = tx.selectFrom('users').selectAll().where('environment_id', '=', environmentId).where('id', '=', id);
+  if (lock) query = query.forUpdate();
+  return query.executeTakeFirst();
+}
+
+export async function replaceUserProperties(tx: EnvTx, environmentId: string, id: string, properties: Record<string, unknown>): Promise<UserRow> {
+  return tx
+    .updateTable('users')
+    .set({ properties: JSON.stringify(properties), updated_at: sql`now()` })
+    .where('environment_id', '=', environmentId)
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+/** Deletes users (their preferences and channel data go with them); returns the ids deleted. */
+export async function deleteUsers(tx: EnvTx, environmentId: string, ids: string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const rows = await tx.deleteFrom('users').where('environment_id', '=', environmentId).where('id', 'in', ids).returning('id').execute();
+  return rows.map((r) => r.id);
+}
+
+/** One page of users in insertion order, fetching one extra row to know if more follow. */
+export function listUsers(tx: EnvTx, environmentId: string, page: PageRequest): Promise<UserRow[]> {
+  let query = tx.selectFrom('users').selectAll().where('environment_id', '=', environmentId);
+  if (page.after !== undefined) query = query.where('seq', '>', page.after.toString());
+  if (page.before !== undefined) query = query.where('seq', '<', page.before.toString());
+  const backwards = page.before !== undefined && page.after === undefined;
+  return query.orderBy('seq', backwards ? 'desc' : 'asc').limit(page.size + 1).execute();
+}
+
+/** Moves a user's preference sets and channel data the target lacks onto the target. */
+export async function moveRecipientData(tx: EnvTx, environmentId: string, fromId: string, intoId: string): Promise<void> {
+  await sql`
+    UPDATE user_preference_sets s SET user_id = ${intoId}
+    WHERE s.environment_id = ${environmentId} AND s.user_id = ${fromId}
+      AND NOT EXISTS (SELECT 1 FROM user_preference_sets t
+                      WHERE t.environment_id = s.environment_id AND t.user_id = ${intoId} AND t.set_id = s.set_id)
+  `.execute(tx);
+  await sql`
+    UPDATE user_channel_data s SET user_id = ${intoId}
+    WHERE s.environment_id = ${environmentId} AND s.user_id = ${fromId}
+      AND NOT EXISTS (SELECT 1 FROM user_channel_data t
+                      WHERE t.environment_id = s.environment_id AND t.user_id = ${intoId} AND t.channel_id = s.channel_id)
+  `.execute(tx);
+}

@@ -1,0 +1,57 @@
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import type { TestProject } from 'vitest/node';
+import { startEmbeddedPostgres } from '../../src/db/embedded.ts';
+import { openDatabase } from '../../src/db/database.ts';
+import { migrateToLatest } from '../../src/db/migrate.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** Superuser URL of the test server's `postgres` database. */
+    serverUrl: string;
+    /** Name of the migrated template database each test file copies. */
+    templateDatabase: string;
+  }
+}
+
+export const TEMPLATE = 'herald_template';
+
+function withDatabase(url: string, name: string): string {
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+/**
+ * One embedded PostgreSQL per test run (or DATABASE_URL's server), with a migrated
+ * template database that each test file clones in milliseconds.
+ */
+export default async function setup(project: TestProject) {
+  let dir: string | undefined;
+  let stop: (() => Promise<void>) | undefined;
+  let serverUrl = process.env.TEST_DATABASE_URL;
+  if (!serverUrl) {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'herald-test-'));
+    await chmod(dir, 0o755);
+    const server = await startEmbeddedPostgres(dir);
+    serverUrl = server.url;
+    stop = server.stop;
+  }
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${TEMPLATE}`);
+  await admin.query(`CREATE DATABASE ${TEMPLATE}`);
+  await admin.end();
+  const db = openDatabase({ url: withDatabase(serverUrl, TEMPLATE), poolSize: 1 });
+  await migrateToLatest(db);
+  await db.destroy();
+
+  project.provide('serverUrl', serverUrl);
+  project.provide('templateDatabase', TEMPLATE);
+  return async () => {
+    await stop?.();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  };
+}
