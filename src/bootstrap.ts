@@ -27,6 +27,8 @@ export function hashPassword(password: string): Promise<string> {
  * only its id. Concurrent starts are serialised by an advisory lock.
  */
 export async function bootstrap(db: Db, ownerEmail: string): Promise<{ accountId: string; secrets?: BootstrapSecrets }> {
+  const found = await db.selectFrom('accounts').select('id').orderBy('created_at').executeTakeFirst();
+  if (found) return { accountId: found.id };
   const password = randomBytes(18).toString('base64url');
   const passwordHash = await hashPassword(password);
   return db.transaction().execute(async (tx) => {
