@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import type { HeraldConfig } from './config.ts';
-import { openAppDatabase, openDatabase, type Db } from './db/database.ts';
+import { isReachable, openAppDatabase, openDatabase, type Db } from './db/database.ts';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.ts';
 import { migrateToLatest } from './db/migrate.ts';
 import { ApiKeyAuthenticator } from './environments/api-keys.ts';
@@ -75,7 +75,7 @@ export async function startHerald(config: HeraldConfig, options: StartOptions = 
   let app: FastifyInstance | undefined;
   let url: string | undefined;
   if (config.role !== 'worker') {
-    app = buildApp({ db, accountId, keys, isReady: async () => ready }, options);
+    app = buildApp({ db, accountId, keys, isReady: async () => ready && (await isReachable(db)) }, options);
     url = await app.listen({ host: config.host, port: config.port });
   }
   // Workers join here when the engine lands; the process is ready once they run.
