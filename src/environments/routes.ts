@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { HttpDeps } from '../http/app.ts';
+import { pageRequest, toPage } from '../http/pagination.ts';
 import { createApiKeys, listApiKeys } from './api-keys.ts';
 import { createEnvironment, getEnvironment, toEnvironmentView, updateEnvironmentSettings } from './service.ts';
 import { listEnvironments } from './store.ts';
@@ -19,13 +20,19 @@ export function environmentRoutes(deps: HttpDeps): FastifyPluginAsync {
       schema: {
         tags,
         summary: 'List environments, in order',
-        querystring: Type.Object({ after: Type.Optional(Type.String()), before: Type.Optional(Type.String()), limit: Type.Optional(Type.Integer({ minimum: 1 })) }),
+        querystring: Type.Object({ after: Type.Optional(Type.String({ maxLength: 200 })), before: Type.Optional(Type.String({ maxLength: 200 })), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })) }),
         response: { 200: Type.Object({ entries: Type.Array(Environment), page_info: Type.Any() }) },
       },
-    }, async () => {
-      const entries = (await listEnvironments(db, accountId)).map(toEnvironmentView);
-      // Environments are few: one page holds them all.
-      return { entries, page_info: { after: null, before: null, page_size: entries.length } };
+    }, async (request) => {
+      const page = pageRequest({ after: request.query.after, before: request.query.before, page_size: request.query.limit });
+      const backwards = page.before !== undefined && page.after === undefined;
+      // Environments are few: page through the ordered list in memory, by position.
+      let rows = (await listEnvironments(db, accountId)).map((row) => ({ seq: String(row.position), row }));
+      if (page.after !== undefined) rows = rows.filter((r) => BigInt(r.seq) > page.after!);
+      if (page.before !== undefined) rows = rows.filter((r) => BigInt(r.seq) < page.before!);
+      if (backwards) rows.reverse();
+      const { rows: entries, pageInfo } = toPage(rows.slice(0, page.size + 1), page);
+      return { entries: entries.map((r) => toEnvironmentView(r.row)), page_info: pageInfo };
     });
 
     app.get('/environments/:environment_slug', {

@@ -36,6 +36,23 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       LANGUAGE sql STABLE PARALLEL SAFE
       AS $$ SELECT nullif(current_setting('herald.environment_id', true), '')::uuid $$;
 
+    -- Knock merges recipient properties deeply: objects merge key by key, anything else is replaced.
+    CREATE FUNCTION herald_jsonb_merge(a jsonb, b jsonb) RETURNS jsonb
+      LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+      DECLARE
+        result jsonb;
+        k text;
+      BEGIN
+        IF a IS NULL OR jsonb_typeof(a) <> 'object' OR jsonb_typeof(b) <> 'object' THEN
+          RETURN b;
+        END IF;
+        result := a;
+        FOR k IN SELECT jsonb_object_keys(b) LOOP
+          result := jsonb_set(result, ARRAY[k], herald_jsonb_merge(a -> k, b -> k));
+        END LOOP;
+        RETURN result;
+      END $$;
+
     CREATE TABLE accounts (
       id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
       name text NOT NULL,

@@ -5,13 +5,22 @@ import type { HttpDeps } from '../../http/app.ts';
 import { inEnvironment } from '../../db/scoped.ts';
 import { NotFound } from '../../errors.ts';
 import { requireUser } from '../users/service.ts';
+import { ensureUser } from '../users/store.ts';
 import { ChannelData, ChannelDataParams, ChannelDataRequest } from './schema.ts';
 import * as store from './store.ts';
 
 const tags = ['Channel data'];
 
+/** The ChannelData shape; push and SNS data always carry both of their lists (Knock's full shapes). */
 function toChannelData(channelId: string, data: store.ChannelDataValue) {
-  return { __typename: 'ChannelData' as const, channel_id: channelId, data };
+  const full: store.ChannelDataValue = { ...data };
+  if ('tokens' in full || ('devices' in full && !('target_arns' in full))) {
+    full.tokens ??= [];
+    full.devices ??= [];
+  } else if ('target_arns' in full) {
+    full.devices ??= [];
+  }
+  return { __typename: 'ChannelData' as const, channel_id: channelId, data: full };
 }
 
 /** Data API routes for a user's per-channel data (push tokens, chat connections). */
@@ -20,13 +29,13 @@ export function channelDataRoutes({ db }: HttpDeps): FastifyPluginAsync {
     const app = root.withTypeProvider<TypeBoxTypeProvider>();
 
     app.put('/users/:user_id/channel_data/:channel_id', {
-      schema: { tags, summary: "Set a user's channel data", params: ChannelDataParams, body: ChannelDataRequest, response: { 200: ChannelData } },
+      schema: { tags, summary: "Set a user's channel data (creating the user if needed)", params: ChannelDataParams, body: ChannelDataRequest, response: { 200: ChannelData } },
     }, async (request) => {
       const { environmentId } = request.apiKey;
       const { user_id, channel_id } = request.params;
       const data = request.body.data as store.ChannelDataValue;
       await inEnvironment(db, environmentId, async (tx) => {
-        await requireUser(tx, environmentId, user_id);
+        await ensureUser(tx, environmentId, user_id);
         await store.upsertUserChannelData(tx, environmentId, user_id, channel_id, data);
       });
       return toChannelData(channel_id, data);

@@ -3,11 +3,11 @@ import type { Db } from '../../db/database.ts';
 import type { Tenant } from './schema.ts';
 import type { TenantRow } from '../../db/schema.ts';
 import { inEnvironment } from '../../db/scoped.ts';
-import { Invalid, NotFound } from '../../errors.ts';
+import { NotFound } from '../../errors.ts';
 import { pageRequest, toPage, type PageInfoShape } from '../../http/pagination.ts';
 import type { PreferenceSetRequestShape, PreferenceSettings } from '../preferences/schema.ts';
 import { applyPreferenceRequest, toPreferenceSet } from '../preferences/service.ts';
-import { MAX_PROPERTIES_BYTES } from '../users/service.ts';
+import { checkPropertiesSize, deepMerge } from '../properties.ts';
 import * as store from './store.ts';
 
 export interface SetTenantBody {
@@ -36,13 +36,11 @@ export function toTenant(row: TenantRow): TenantView {
   };
 }
 
-/** Upserts a tenant: properties merge (given keys win); settings given replace those stored. */
+/** Upserts a tenant: properties deep-merge (given values win); settings given replace those stored. */
 export async function setTenant(db: Db, environmentId: string, id: string, body: SetTenantBody): Promise<TenantView> {
   const properties: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(body)) if (!NOT_PROPERTIES.has(key)) properties[key] = value;
-  if (Buffer.byteLength(JSON.stringify(properties)) > MAX_PROPERTIES_BYTES) {
-    throw Invalid.field('properties', `exceed the limit of ${MAX_PROPERTIES_BYTES / 1024} kB`);
-  }
+  checkPropertiesSize(properties);
   const row = await inEnvironment(db, environmentId, async (tx) => {
     const existing = await store.findTenant(tx, environmentId, id, true);
     const settings: Record<string, unknown> = { ...(existing?.settings ?? {}) };
@@ -53,7 +51,7 @@ export async function setTenant(db: Db, environmentId: string, id: string, body:
         : applyPreferenceRequest(settings.preference_set as PreferenceSettings | undefined, body.settings.preference_set, 'replace');
     }
     return store.saveTenant(tx, environmentId, id, {
-      properties: { ...(existing?.properties ?? {}), ...properties },
+      properties: deepMerge(existing?.properties ?? {}, properties),
       settings,
       channel_data: { ...(existing?.channel_data ?? {}), ...(body.channel_data ?? {}) },
     });

@@ -10,10 +10,9 @@ import type { PreferenceSetRequestShape, PreferenceSetShape } from '../preferenc
 import { toPreferenceSet, writeUserPreferenceSet } from '../preferences/service.ts';
 import { listUserPreferenceSets } from '../preferences/store.ts';
 import { recordCompletedBulkOperation, toBulkOperation } from '../bulk-operations/store.ts';
+import { checkPropertiesSize, deepMerge } from '../properties.ts';
 import * as store from './store.ts';
 
-/** Knock's limit on a recipient's custom properties. */
-export const MAX_PROPERTIES_BYTES = 256 * 1024;
 
 /** Keys of an identify body that are not stored as properties. */
 const NOT_PROPERTIES = new Set(['id', '__typename', 'updated_at', 'inserted_at', 'channel_data', 'preferences']);
@@ -58,9 +57,7 @@ export function splitIdentifyBody(body: IdentifyBody, field = ''): { properties:
   if (typeof properties.timezone === 'string' && !isValidTimezone(properties.timezone)) {
     throw Invalid.field(`${field}timezone`, 'must be a valid tz database time zone');
   }
-  if (Buffer.byteLength(JSON.stringify(properties)) > MAX_PROPERTIES_BYTES) {
-    throw Invalid.field(`${field}properties`, `exceed the limit of ${MAX_PROPERTIES_BYTES / 1024} kB`);
-  }
+  checkPropertiesSize(properties, `${field}properties`);
   return { properties, body };
 }
 
@@ -78,7 +75,7 @@ async function identifyWithin(tx: EnvTx, environmentId: string, userId: string, 
   return row;
 }
 
-/** Creates or updates a user (properties merge; given keys win), with inline channel data and preferences. */
+/** Creates or updates a user (properties deep-merge; given values win), with inline channel data and preferences. */
 export async function identifyUser(db: Db, environmentId: string, userId: string, body: IdentifyBody): Promise<UserView> {
   splitIdentifyBody(body);
   const row = await inEnvironment(db, environmentId, (tx) => identifyWithin(tx, environmentId, userId, body));
@@ -141,8 +138,8 @@ export async function bulkDeleteUsers(db: Db, environmentId: string, userIds: st
 }
 
 /**
- * Merges `fromId` into `intoId`: the target keeps its own properties, gains the ones it
- * lacks, and takes over preference sets and channel data it does not have; the source
+ * Merges `fromId` into `intoId`: properties deep-merge with the target's values winning
+ * conflicts; the target takes over preference sets and channel data it does not have; the source
  * user is then deleted.
  */
 export async function mergeUsers(db: Db, environmentId: string, intoId: string, fromId: string): Promise<UserView> {
@@ -156,7 +153,7 @@ export async function mergeUsers(db: Db, environmentId: string, intoId: string, 
     const from = locked.get(fromId);
     if (!from) throw new NotFound('User', fromId);
     await store.moveRecipientData(tx, environmentId, fromId, intoId);
-    const merged = await store.replaceUserProperties(tx, environmentId, intoId, { ...from.properties, ...into.properties });
+    const merged = await store.replaceUserProperties(tx, environmentId, intoId, deepMerge(from.properties, into.properties));
     await store.deleteUsers(tx, environmentId, [fromId]);
     return merged;
   });

@@ -3,7 +3,7 @@ import type { EnvTx } from '../../db/scoped.ts';
 import type { UserRow } from '../../db/schema.ts';
 import type { PageRequest } from '../../http/pagination.ts';
 
-/** Creates the user or merges `properties` into the stored ones (given keys win). */
+/** Creates the user or deep-merges `properties` into the stored ones (given values win). */
 export async function upsertUser(tx: EnvTx, environmentId: string, id: string, properties: Record<string, unknown>): Promise<UserRow> {
   const json = JSON.stringify(properties);
   return tx
@@ -11,12 +11,17 @@ export async function upsertUser(tx: EnvTx, environmentId: string, id: string, p
     .values({ environment_id: environmentId, id, properties: json })
     .onConflict((oc) =>
       oc.columns(['environment_id', 'id']).doUpdateSet({
-        properties: sql`users.properties || excluded.properties`,
+        properties: sql`herald_jsonb_merge(users.properties, excluded.properties)`,
         updated_at: sql`now()`,
       }),
     )
     .returningAll()
     .executeTakeFirstOrThrow();
+}
+
+/** Creates an empty user if none exists (sub-resources such as channel data create their user). */
+export async function ensureUser(tx: EnvTx, environmentId: string, id: string): Promise<void> {
+  await tx.insertInto('users').values({ environment_id: environmentId, id, properties: '{}' }).onConflict((oc) => oc.doNothing()).execute();
 }
 
 export function findUser(tx: EnvTx, environmentId: string, id: string, lock = false): Promise<UserRow | undefined> {
@@ -65,4 +70,19 @@ export async function moveRecipientData(tx: EnvTx, environmentId: string, fromId
       AND NOT EXISTS (SELECT 1 FROM user_channel_data t
                       WHERE t.environment_id = s.environment_id AND t.user_id = ${intoId} AND t.channel_id = s.channel_id)
   `.execute(tx);
+}
+
+/** Upserts many users in one statement (ids must be distinct); rows come back in no set order. */
+export function upsertUsers(tx: EnvTx, environmentId: string, users: Array<{ id: string; properties: Record<string, unknown> }>): Promise<UserRow[]> {
+  return tx
+    .insertInto('users')
+    .values(users.map((u) => ({ environment_id: environmentId, id: u.id, properties: JSON.stringify(u.properties) })))
+    .onConflict((oc) =>
+      oc.columns(['environment_id', 'id']).doUpdateSet({
+        properties: sql`herald_jsonb_merge(users.properties, excluded.properties)`,
+        updated_at: sql`now()`,
+      }),
+    )
+    .returningAll()
+    .execute();
 }
