@@ -7,6 +7,7 @@ import { migrateToLatest } from './db/migrate.ts';
 import { ApiKeyAuthenticator } from './environments/api-keys.ts';
 import { bootstrap, formatBootstrapBanner, writeBootstrapJson, type BootstrapSecrets } from './bootstrap.ts';
 import { buildApp, type AppOptions } from './http/app.ts';
+import { createIdentifyCommitter } from './recipients/users/identify-batch.ts';
 
 /** A running Herald process. */
 export interface Herald {
@@ -75,7 +76,7 @@ export async function startHerald(config: HeraldConfig, options: StartOptions = 
   let app: FastifyInstance | undefined;
   let url: string | undefined;
   if (config.role !== 'worker') {
-    app = buildApp({ db, accountId, keys, isReady: async () => ready && (await isReachable(db)) }, options);
+    app = buildApp({ db, accountId, keys, identify: createIdentifyCommitter(db), isReady: async () => ready && (await isReachable(db)) }, { logLevel: config.logLevel, ...options });
     url = await app.listen({ host: config.host, port: config.port });
   }
   // Workers join here when the engine lands; the process is ready once they run.

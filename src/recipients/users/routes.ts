@@ -21,13 +21,13 @@ import {
 const tags = ['Users'];
 
 /** Data API routes for users and bulk operations. */
-export function userRoutes({ db }: HttpDeps): FastifyPluginAsync {
+export function userRoutes({ db, identify }: HttpDeps): FastifyPluginAsync {
   return async (root) => {
     const app = root.withTypeProvider<TypeBoxTypeProvider>();
 
     app.put('/users/:user_id', {
       schema: { tags, summary: 'Identify a user', params: UserParams, body: IdentifyUserRequest, response: { 200: User } },
-    }, async (request) => users.identifyUser(db, request.apiKey.environmentId, request.params.user_id, request.body as users.IdentifyBody));
+    }, async (request) => users.identifyUser(db, identify, request.apiKey.environmentId, request.params.user_id, request.body as users.IdentifyBody));
 
     app.get('/users/:user_id', {
       schema: { tags, summary: 'Get a user', params: UserParams, response: { 200: User } },
