@@ -1,10 +1,13 @@
-import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
+import AjvCompiler, { type ValidatorFactory } from '@fastify/ajv-compiler';
 import addFormats from 'ajv-formats';
 import qs from 'qs';
 import type { Db } from '../db/database.ts';
 import type { ApiKeyAuthenticator } from '../environments/api-keys.ts';
-import { handleError, handleNotFound } from './errors.ts';
+import type { IdentifyCommitter } from '../recipients/users/identify-batch.ts';
+import { Invalid, type FieldError } from '../errors.ts';
+import { handleClientError, handleError, handleNotFound } from './errors.ts';
 import { apiKeyHook, serviceTokenHook } from './auth.ts';
 import { loggerOptions } from './logging.ts';
 import { dataApiRoutes, managementApiRoutes } from './routes.ts';
@@ -14,6 +17,8 @@ export interface HttpDeps {
   db: Db;
   accountId: string;
   keys: ApiKeyAuthenticator;
+  /** Group commit of plain user identifies. */
+  identify: IdentifyCommitter;
   /** Resolves to true once the database, migrations and workers are ready. */
   isReady: () => Promise<boolean>;
 }
@@ -26,6 +31,102 @@ export interface AppOptions {
 
 /** Trigger payloads may carry up to 10 MB of data (Knock's limit). */
 const BODY_LIMIT = 10 * 1024 * 1024 + 64 * 1024;
+
+/**
+ * Request values nest at most this deep. Nothing Knock-compatible comes close, and
+ * deeper values would overflow recursive code (JSON.stringify, Postgres's jsonb parser).
+ */
+const MAX_NESTING = 100;
+
+/**
+ * Path parameters may be this long before percent-decoding. Long enough that every
+ * value the schemas accept reaches them (256 four-byte characters are 3,072 encoded),
+ * so too-long ids get a 422 naming the field rather than a router error.
+ */
+const MAX_PARAM_LENGTH = 16 * 1024;
+
+/** Postgres stores neither NUL characters (text, jsonb) nor unpaired UTF-16 surrogates (jsonb). */
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const UNSTORABLE_ALL = new RegExp(UNSTORABLE.source, 'g');
+
+function storable(text: string): boolean {
+  return !UNSTORABLE.test(text);
+}
+
+function printable(key: string): string {
+  return key.replace(UNSTORABLE_ALL, '\uFFFD');
+}
+
+interface Visit {
+  value: unknown;
+  parent: Visit | undefined;
+  key: string;
+  depth: number;
+}
+
+function pathOf(visit: Visit): string {
+  const keys: string[] = [];
+  for (let v: Visit | undefined = visit; v; v = v.parent) keys.unshift(v.key);
+  // Body fields are named as the schema errors name them: `users.0.id`.
+  if (keys[0] === 'body' && keys.length > 1) keys.shift();
+  return keys.join('.');
+}
+
+/**
+ * The first part of a request value Herald could not store or process: a string or key
+ * with a NUL character or unpaired surrogate, or nesting deeper than MAX_NESTING.
+ * Iterative, so arbitrarily deep input cannot overflow the stack.
+ */
+export function findUnstorable(value: unknown, root: string): FieldError | undefined {
+  const stack: Visit[] = [{ value, parent: undefined, key: root, depth: 0 }];
+  const invalid = (visit: Visit): FieldError => ({ field: pathOf(visit), message: 'must not contain NUL characters or unpaired surrogates', type: 'invalid_characters' });
+  while (stack.length > 0) {
+    const visit = stack.pop()!;
+    const { value: current, depth } = visit;
+    if (typeof current === 'string') {
+      if (!storable(current)) return invalid(visit);
+      continue;
+    }
+    if (current === null || typeof current !== 'object') continue;
+    if (depth >= MAX_NESTING) return { field: pathOf(visit), message: `must not nest deeper than ${MAX_NESTING} levels`, type: 'max_depth' };
+    if (Array.isArray(current)) {
+      for (let i = 0; i < current.length; i++) stack.push({ value: current[i], parent: visit, key: String(i), depth: depth + 1 });
+      continue;
+    }
+    for (const key of Object.keys(current)) {
+      const child: Visit = { value: (current as Record<string, unknown>)[key], parent: visit, key: printable(key), depth: depth + 1 };
+      if (!storable(key)) return invalid(child);
+      stack.push(child);
+    }
+  }
+  return undefined;
+}
+
+/** preValidation hook: refuses unstorable params, query strings and bodies with a 422 naming the field. */
+async function rejectUnstorableInput(request: FastifyRequest): Promise<void> {
+  const problem =
+    findUnstorable(request.params, 'params') ?? findUnstorable(request.query, 'querystring') ?? findUnstorable(request.body, 'body');
+  if (problem) throw new Invalid(`${problem.field} ${problem.message}`, [problem]);
+}
+
+const ajvCompilers = AjvCompiler();
+
+/**
+ * Query strings and path params arrive as text and are coerced to their schema types
+ * (`page_size=10`, `include=preferences`); JSON bodies must carry the right types
+ * already: `{"name": 42}` or `{"from_user_id": true}` is a 422, not silently "42"/"true".
+ */
+const buildValidator: ValidatorFactory = (externalSchemas, ajvOptions) => {
+  const coercing = ajvCompilers(externalSchemas, ajvOptions);
+  const strictOptions = { ...ajvOptions, customOptions: { ...ajvOptions?.customOptions, coerceTypes: false } } as typeof ajvOptions;
+  const strict = ajvCompilers(externalSchemas, strictOptions);
+  return (route) => (route.httpPart === 'body' ? strict : coercing)(route);
+};
+
+/** The one access line of a request. */
+function logAccess(request: FastifyRequest, reply: FastifyReply): void {
+  request.log.info({ req: request, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+}
 
 /** Serves one OpenAPI document for the routes registered inside `routes`. */
 function documented(title: string, openapiPath: string, routes: FastifyPluginAsync): FastifyPluginAsync {
@@ -50,12 +151,20 @@ export function buildApp(deps: HttpDeps, options: AppOptions = {}): FastifyInsta
     // One access line per request (onResponse below) instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
+    // Errors raised before routing (malformed percent-encoding, …) and malformed HTTP get Knock's error shape too.
+    // They bypass the onResponse hook, so their access line is written here.
+    frameworkErrors: (error, request, reply) => {
+      handleError(error, request, reply);
+      logAccess(request, reply);
+    },
+    clientErrorHandler: handleClientError,
     routerOptions: {
       ignoreTrailingSlash: true,
-      maxParamLength: 1024,
+      maxParamLength: MAX_PARAM_LENGTH,
       // Knock clients send arrays as `include[]=…` and `objects[0][id]=…` (Phoenix style).
       querystringParser: (query) => qs.parse(query, { arrayLimit: 1000, depth: 4 }),
     },
+    schemaController: { compilersFactory: { buildValidator } },
     ajv: {
       customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true, useDefaults: true },
       plugins: [addFormats as never],
@@ -66,9 +175,8 @@ export function buildApp(deps: HttpDeps, options: AppOptions = {}): FastifyInsta
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   app.setErrorHandler(handleError);
   app.setNotFoundHandler(handleNotFound);
-  app.addHook('onResponse', async (request, reply) => {
-    request.log.info({ req: request, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
-  });
+  app.addHook('preValidation', rejectUnstorableInput);
+  app.addHook('onResponse', async (request, reply) => logAccess(request, reply));
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {

@@ -1,4 +1,7 @@
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import pg from 'pg';
 import { HeraldError, type FieldError } from '../errors.ts';
 
 /** Knock's error body, plus `errors` listing invalid fields on 422. */
@@ -15,6 +18,8 @@ interface AjvIssue {
   keyword: string;
   message?: string;
   params: Record<string, unknown>;
+  /** Set when the issue is with a property's name (`propertyNames`). */
+  propertyName?: string;
 }
 
 /** `/users/0/id` (+ missing `email`) → `users.0.id` / `users.0.email`. */
@@ -26,6 +31,8 @@ function fieldOf(issue: AjvIssue, context: string | undefined): string {
   if (issue.keyword === 'additionalProperties' && typeof issue.params.additionalProperty === 'string') {
     parts.push(issue.params.additionalProperty);
   }
+  const propertyName = issue.propertyName ?? issue.params.propertyName;
+  if (typeof propertyName === 'string') parts.push(propertyName);
   const prefix = context && context !== 'body' ? `${context}.` : '';
   return prefix + (parts.join('.') || (context ?? 'body'));
 }
@@ -40,6 +47,27 @@ function validationBody(error: FastifyError): ErrorBody {
   return { code: 'invalid_params', message: 'One or more parameters are invalid', status: 422, type: 'invalid_params_error', errors };
 }
 
+/**
+ * Postgres refuses some values the request carried: SQLSTATE class 22 "data exception"
+ * (22P05 unpaired surrogate escapes in jsonb, 22021 NUL bytes in text, 22P02 invalid
+ * text representation, 22003 numbers out of range, …). These are bad input, not faults
+ * of Herald: 422. Postgres's message does not name the field, so the body does not either.
+ */
+function isDataException(error: unknown): error is pg.DatabaseError {
+  return error instanceof pg.DatabaseError && typeof error.code === 'string' && error.code.startsWith('22');
+}
+
+function dataExceptionBody(): ErrorBody {
+  const message = 'contains a value that cannot be stored (e.g. a NUL character, an unpaired surrogate or an out-of-range number)';
+  return {
+    code: 'invalid_params',
+    message: `The request ${message}`,
+    status: 422,
+    type: 'invalid_params_error',
+    errors: [{ field: 'request', message, type: 'invalid_value' }],
+  };
+}
+
 /** Maps any error to Knock's error shape; 5xx only for faults of Herald's own. */
 export function toErrorBody(error: unknown): ErrorBody {
   if (error instanceof HeraldError) {
@@ -47,6 +75,7 @@ export function toErrorBody(error: unknown): ErrorBody {
     if (error.errors) body.errors = error.errors;
     return body;
   }
+  if (isDataException(error)) return dataExceptionBody();
   const fastifyError = error as FastifyError;
   if (fastifyError.validation) return validationBody(fastifyError);
   const status = fastifyError.statusCode;
@@ -65,6 +94,8 @@ export function toErrorBody(error: unknown): ErrorBody {
 export function handleError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const body = toErrorBody(error);
   if (body.status >= 500) request.log.error({ err: error }, 'request failed');
+  // Only the SQLSTATE: Postgres's message may quote the refused value.
+  else if (isDataException(error)) request.log.warn({ sqlstate: error.code }, 'value refused by the database');
   return reply.status(body.status).send(body);
 }
 
@@ -76,4 +107,25 @@ export function handleNotFound(request: FastifyRequest, reply: FastifyReply): Fa
     status: 404,
     type: 'invalid_request_error',
   } satisfies ErrorBody);
+}
+
+/**
+ * Malformed HTTP that never becomes a request (bad header bytes, header overflow,
+ * timeouts): answered in the same shape, then the connection is closed.
+ */
+export function handleClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, code, message] =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'request_timeout', 'The request did not arrive in time']
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'headers_too_large', 'The request headers are too large']
+        : [400, 'bad_request', 'The request is not valid HTTP'];
+  const body = JSON.stringify({ code, message, status, type: 'invalid_request_error' } satisfies ErrorBody);
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
 }

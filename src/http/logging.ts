@@ -1,4 +1,4 @@
-import type { LoggerOptions } from 'pino';
+import { stdSerializers, type LoggerOptions } from 'pino';
 
 /** Never log credentials or recipient details. */
 export const REDACTED_PATHS = [
@@ -9,20 +9,29 @@ export const REDACTED_PATHS = [
   'headers.authorization',
   'body',
   'req.body',
-  '*.email',
-  '*.phone_number',
-  '*.password',
-  '*.token',
-  '*.secret_key',
-  '*.public_key',
-  '*.service_token',
+  // Top level and one level down (pino's `*` matches exactly one key).
+  ...['email', 'phone_number', 'password', 'token', 'secret_key', 'public_key', 'service_token', 'key'].flatMap((field) => [field, `*.${field}`]),
 ];
+
+/**
+ * Fields of Postgres errors that quote stored values: `detail` ("Failing row contains
+ * (…)", "Key (id)=(…) already exists"), `where`, `internalQuery`, and the query
+ * parameters some drivers attach. Logged errors keep their message, code and stack only.
+ */
+const VALUE_CARRYING_ERROR_FIELDS = ['detail', 'where', 'internalQuery', 'hint', 'parameters', 'query'];
+
+function serializeError(error: Error): Record<string, unknown> {
+  const serialized = stdSerializers.err(error) as unknown as Record<string, unknown>;
+  for (const field of VALUE_CARRYING_ERROR_FIELDS) delete serialized[field];
+  return serialized;
+}
 
 export function loggerOptions(level: string): LoggerOptions {
   return {
     level,
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     serializers: {
+      err: serializeError,
       // Paths can carry user ids in query strings; keep the path only.
       req: (req: { method: string; url: string; id: string }) => ({ method: req.method, url: req.url.split('?')[0], id: req.id }),
     },

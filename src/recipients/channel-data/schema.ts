@@ -24,7 +24,10 @@ export const ChannelDataPayload = Type.Union(
 
 export const ChannelDataRequest = Type.Object({ data: ChannelDataPayload }, { additionalProperties: false, title: 'ChannelDataRequest' });
 
-export const InlineChannelDataRequest = Type.Record(Type.String({ format: 'uuid' }), ChannelDataPayload);
+/** Channel id → channel data. (A Record's key schema is not validated: `propertyNames` checks the ids.) */
+export const InlineChannelDataRequest = Type.Record(Type.String({ format: 'uuid' }), ChannelDataPayload, {
+  propertyNames: { type: 'string', format: 'uuid' },
+});
 
 export const ChannelData = Type.Object(
   {

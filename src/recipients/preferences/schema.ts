@@ -25,7 +25,8 @@ export const ChannelTypes = Type.Object(
   Object.fromEntries(CHANNEL_TYPES.map((t) => [t, Type.Optional(ChannelSetting)])) as Record<(typeof CHANNEL_TYPES)[number], ReturnType<typeof Type.Optional<typeof ChannelSetting>>>,
   { additionalProperties: false },
 );
-export const Channels = Type.Record(Type.String({ format: 'uuid' }), ChannelSetting);
+/** Channel id → setting. (A Record's key schema is not validated: `propertyNames` checks the ids.) */
+export const Channels = Type.Record(Type.String({ format: 'uuid' }), ChannelSetting, { propertyNames: { type: 'string', format: 'uuid' } });
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 
