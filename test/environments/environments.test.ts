@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.ts';
+import { startHerald } from '../../src/main.ts';
 import { startTestHerald, type TestHerald } from '../support/herald.ts';
 
 let herald: TestHerald;
@@ -118,6 +120,26 @@ describe('API keys', () => {
     expect(after.json()).toMatchObject({ status: 401, code: 'authentication_error' });
     // The other keys keep working.
     expect((await herald.request('GET', '/v1/users', { token: herald.secrets.environments.development.secret_key })).statusCode).toBe(200);
+  });
+
+  it('a revocation reaches other Herald processes (cached keys are invalidated by NOTIFY)', async () => {
+    const other = await startHerald(loadConfig({ DATABASE_URL: herald.databaseUrl, PORT: '0' }), { print: () => {}, logLevel: 'warn' });
+    try {
+      const created = await herald.request('POST', '/mgmt/v1/environments/development/api_keys', { token, body: { kind: 'secret' } });
+      const [key] = created.json().entries;
+      const viaOther = () => other.app!.inject({ method: 'GET', url: '/v1/users', headers: { authorization: `Bearer ${key.key}` } });
+      expect((await viaOther()).statusCode).toBe(200); // now cached in the other process
+      await herald.request('DELETE', `/mgmt/v1/environments/development/api_keys/${key.id}`, { token });
+      const deadline = Date.now() + 5_000;
+      let status = (await viaOther()).statusCode;
+      while (status !== 401 && Date.now() < deadline) {
+        await new Promise((resolve) => setImmediate(resolve));
+        status = (await viaOther()).statusCode;
+      }
+      expect(status).toBe(401);
+    } finally {
+      await other.close();
+    }
   });
 
   it('a key cannot be revoked through another environment', async () => {
