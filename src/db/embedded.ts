@@ -49,7 +49,7 @@ async function clusterPassword(dataDir: string): Promise<string> {
  */
 export async function startEmbeddedPostgres(
   dataDir: string,
-  options: { port?: number; onLog?: (line: string) => void } = {},
+  options: { port?: number; onLog?: (line: string) => void; extraFlags?: string[] } = {},
 ): Promise<EmbeddedDatabase> {
   await mkdir(dataDir, { recursive: true });
   await chmod(dataDir, 0o755);
@@ -66,7 +66,7 @@ export async function startEmbeddedPostgres(
     persistent: true,
     createPostgresUser: true,
     // Loopback only; enough connections for several API and worker processes.
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', ...(options.extraFlags ?? [])],
     onLog: log,
     onError: (error) => log(String(error)),
   });

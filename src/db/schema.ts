@@ -68,7 +68,6 @@ export interface ApiKeysTable {
 export interface UsersTable {
   environment_id: string;
   id: string;
-  seq: Generated<string>;
   properties: Json;
   inserted_at: Timestamp;
   updated_at: Timestamp;
@@ -95,7 +94,6 @@ export interface UserChannelDataTable {
 export interface TenantsTable {
   environment_id: string;
   id: string;
-  seq: Generated<string>;
   properties: Json;
   settings: Json;
   channel_data: Json<Record<string, Record<string, unknown>>>;

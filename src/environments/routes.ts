@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { HttpDeps } from '../http/app.ts';
-import { pageRequest, toPage } from '../http/pagination.ts';
+import { isBackwards, pageRequest, toPage } from '../http/pagination.ts';
 import { createApiKeys, listApiKeys } from './api-keys.ts';
 import { createEnvironment, getEnvironment, toEnvironmentView, updateEnvironmentSettings } from './service.ts';
 import { listEnvironments } from './store.ts';
@@ -25,14 +25,13 @@ export function environmentRoutes(deps: HttpDeps): FastifyPluginAsync {
       },
     }, async (request) => {
       const page = pageRequest({ after: request.query.after, before: request.query.before, page_size: request.query.limit });
-      const backwards = page.before !== undefined && page.after === undefined;
-      // Environments are few: page through the ordered list in memory, by position.
-      let rows = (await listEnvironments(db, accountId)).map((row) => ({ seq: String(row.position), row }));
-      if (page.after !== undefined) rows = rows.filter((r) => BigInt(r.seq) > page.after!);
-      if (page.before !== undefined) rows = rows.filter((r) => BigInt(r.seq) < page.before!);
-      if (backwards) rows.reverse();
-      const { rows: entries, pageInfo } = toPage(rows.slice(0, page.size + 1), page);
-      return { entries: entries.map((r) => toEnvironmentView(r.row)), page_info: pageInfo };
+      // Environments are few: page through the ordered list in memory, keyed by position.
+      let rows = await listEnvironments(db, accountId);
+      if (page.after !== undefined) rows = rows.filter((r) => r.position > Number(page.after));
+      if (page.before !== undefined) rows = rows.filter((r) => r.position < Number(page.before));
+      if (isBackwards(page)) rows.reverse();
+      const { rows: entries, pageInfo } = toPage(rows.slice(0, page.size + 1), page, (row) => String(row.position));
+      return { entries: entries.map(toEnvironmentView), page_info: pageInfo };
     });
 
     app.get('/environments/:environment_slug', {

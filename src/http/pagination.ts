@@ -22,21 +22,25 @@ export interface PageInfoShape {
   page_size: number;
 }
 
-/** Cursors are opaque to clients: base64url of the row's sequence number. */
-export function encodeCursor(seq: string | number | bigint): string {
-  return Buffer.from(`seq:${seq}`).toString('base64url');
+/**
+ * Cursors are opaque to clients: base64url of the sort key of the row they point at.
+ * Keys are the rows' own ids (or, for environments, their position), never a counter
+ * shared across environments, so a cursor reveals nothing about other environments.
+ */
+export function encodeCursor(key: string): string {
+  return Buffer.from(`k:${key}`).toString('base64url');
 }
 
-export function decodeCursor(cursor: string, field: 'after' | 'before'): bigint {
-  const match = /^seq:(\d{1,19})$/.exec(Buffer.from(cursor, 'base64url').toString());
-  if (!match) throw Invalid.field(field, 'is not a valid cursor');
-  return BigInt(match[1]);
+export function decodeCursor(cursor: string, field: 'after' | 'before'): string {
+  const decoded = Buffer.from(cursor, 'base64url').toString();
+  if (!decoded.startsWith('k:') || decoded.length < 3 || decoded.includes('\u0000')) throw Invalid.field(field, 'is not a valid cursor');
+  return decoded.slice(2);
 }
 
 /** A page request resolved from query parameters. */
 export interface PageRequest {
-  after?: bigint;
-  before?: bigint;
+  after?: string;
+  before?: string;
   size: number;
 }
 
@@ -48,12 +52,17 @@ export function pageRequest(query: { after?: string; before?: string; page_size?
   };
 }
 
+/** True when the page is fetched backwards (only `before` given): rows come newest-first. */
+export function isBackwards(request: PageRequest): boolean {
+  return request.before !== undefined && request.after === undefined;
+}
+
 /**
  * Shapes rows fetched with one extra row (size + 1) in the direction of travel into a
- * page, ascending by `seq`, with cursors for the neighbouring pages.
+ * page in ascending key order, with cursors for the neighbouring pages.
  */
-export function toPage<T extends { seq: string }>(rows: T[], request: PageRequest): { rows: T[]; pageInfo: PageInfoShape } {
-  const backwards = request.before !== undefined && request.after === undefined;
+export function toPage<T>(rows: T[], request: PageRequest, keyOf: (row: T) => string): { rows: T[]; pageInfo: PageInfoShape } {
+  const backwards = isBackwards(request);
   const hasMore = rows.length > request.size;
   let page = rows.slice(0, request.size);
   if (backwards) page = page.reverse();
@@ -65,8 +74,8 @@ export function toPage<T extends { seq: string }>(rows: T[], request: PageReques
     rows: page,
     pageInfo: {
       __typename: 'PageInfo',
-      after: moreAfter && last ? encodeCursor(last.seq) : null,
-      before: moreBefore && first ? encodeCursor(first.seq) : null,
+      after: moreAfter && last !== undefined ? encodeCursor(keyOf(last)) : null,
+      before: moreBefore && first !== undefined ? encodeCursor(keyOf(first)) : null,
       page_size: request.size,
     },
   };

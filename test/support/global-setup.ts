@@ -35,7 +35,9 @@ export default async function setup(project: TestProject) {
   if (!serverUrl) {
     dir = await mkdtemp(path.join(os.tmpdir(), 'herald-test-'));
     await chmod(dir, 0o755);
-    const server = await startEmbeddedPostgres(dir);
+    // Tests kill processes, never the machine: durability across OS crashes is not under
+    // test, so skip fsync and keep every write fast.
+    const server = await startEmbeddedPostgres(dir, { extraFlags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'] });
     serverUrl = server.url;
     stop = server.stop;
   }

@@ -120,18 +120,16 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 
     CREATE TABLE users (
       environment_id uuid NOT NULL REFERENCES environments(id),
-      id text NOT NULL,
-      seq bigint GENERATED ALWAYS AS IDENTITY,
+      id text COLLATE "C" NOT NULL,
       properties jsonb NOT NULL DEFAULT '{}',
       inserted_at timestamptz NOT NULL DEFAULT now(),
       updated_at timestamptz NOT NULL DEFAULT now(),
       PRIMARY KEY (environment_id, id)
     );
-    CREATE UNIQUE INDEX users_environment_seq ON users (environment_id, seq);
 
     CREATE TABLE user_preference_sets (
       environment_id uuid NOT NULL,
-      user_id text NOT NULL,
+      user_id text COLLATE "C" NOT NULL,
       set_id text NOT NULL,
       settings jsonb NOT NULL,
       inserted_at timestamptz NOT NULL DEFAULT now(),
@@ -142,7 +140,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 
     CREATE TABLE user_channel_data (
       environment_id uuid NOT NULL,
-      user_id text NOT NULL,
+      user_id text COLLATE "C" NOT NULL,
       channel_id uuid NOT NULL,
       data jsonb NOT NULL,
       inserted_at timestamptz NOT NULL DEFAULT now(),
@@ -153,8 +151,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 
     CREATE TABLE tenants (
       environment_id uuid NOT NULL REFERENCES environments(id),
-      id text NOT NULL,
-      seq bigint GENERATED ALWAYS AS IDENTITY,
+      id text COLLATE "C" NOT NULL,
       properties jsonb NOT NULL DEFAULT '{}',
       settings jsonb NOT NULL DEFAULT '{}',
       channel_data jsonb NOT NULL DEFAULT '{}',
@@ -163,7 +160,6 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       PRIMARY KEY (environment_id, id)
     );
     CREATE INDEX tenants_environment_name ON tenants (environment_id, (properties->>'name'));
-    CREATE UNIQUE INDEX tenants_environment_seq ON tenants (environment_id, seq);
 
     CREATE TABLE bulk_operations (
       environment_id uuid NOT NULL REFERENCES environments(id),

@@ -77,6 +77,6 @@ export async function listTenants(
 ): Promise<{ entries: TenantView[]; page_info: PageInfoShape }> {
   const request = pageRequest(query);
   const rows = await inEnvironment(db, environmentId, (tx) => store.listTenants(tx, environmentId, request, query));
-  const { rows: page, pageInfo } = toPage(rows, request);
+  const { rows: page, pageInfo } = toPage(rows, request, (row) => row.id);
   return { entries: page.map(toTenant), page_info: pageInfo };
 }

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { EnvTx } from '../../db/scoped.ts';
 import type { TenantRow } from '../../db/schema.ts';
-import type { PageRequest } from '../../http/pagination.ts';
+import { isBackwards, type PageRequest } from '../../http/pagination.ts';
 
 export function findTenant(tx: EnvTx, environmentId: string, id: string, lock = false): Promise<TenantRow | undefined> {
   let query = tx.selectFrom('tenants').selectAll().where('environment_id', '=', environmentId).where('id', '=', id);
@@ -34,13 +34,12 @@ export async function deleteTenant(tx: EnvTx, environmentId: string, id: string)
   return result.numDeletedRows > 0n;
 }
 
-/** One page of tenants in insertion order, optionally filtered by id or exact name. */
+/** One page of tenants in id order, optionally filtered by id or exact name. */
 export function listTenants(tx: EnvTx, environmentId: string, page: PageRequest, filter: { tenant_id?: string; name?: string }): Promise<TenantRow[]> {
   let query = tx.selectFrom('tenants').selectAll().where('environment_id', '=', environmentId);
   if (filter.tenant_id !== undefined) query = query.where('id', '=', filter.tenant_id);
   if (filter.name !== undefined) query = query.where(sql<string>`properties->>'name'`, '=', filter.name);
-  if (page.after !== undefined) query = query.where('seq', '>', page.after.toString());
-  if (page.before !== undefined) query = query.where('seq', '<', page.before.toString());
-  const backwards = page.before !== undefined && page.after === undefined;
-  return query.orderBy('seq', backwards ? 'desc' : 'asc').limit(page.size + 1).execute();
+  if (page.after !== undefined) query = query.where('id', '>', page.after);
+  if (page.before !== undefined) query = query.where('id', '<', page.before);
+  return query.orderBy('id', isBackwards(page) ? 'desc' : 'asc').limit(page.size + 1).execute();
 }

@@ -116,7 +116,7 @@ export async function listUsers(
   const request = pageRequest(query);
   const withPreferences = query.include?.includes('preferences') ?? false;
   return inEnvironment(db, environmentId, async (tx) => {
-    const { rows, pageInfo } = toPage(await store.listUsers(tx, environmentId, request), request);
+    const { rows, pageInfo } = toPage(await store.listUsers(tx, environmentId, request), request, (row) => row.id);
     const entries: UserView[] = [];
     for (const row of rows) {
       let preferences: PreferenceSetShape | undefined;

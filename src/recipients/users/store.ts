@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { EnvTx } from '../../db/scoped.ts';
 import type { UserRow } from '../../db/schema.ts';
-import type { PageRequest } from '../../http/pagination.ts';
+import { isBackwards, type PageRequest } from '../../http/pagination.ts';
 
 /** Creates the user or deep-merges `properties` into the stored ones (given values win). */
 export async function upsertUser(tx: EnvTx, environmentId: string, id: string, properties: Record<string, unknown>): Promise<UserRow> {
@@ -47,13 +47,12 @@ export async function deleteUsers(tx: EnvTx, environmentId: string, ids: string[
   return rows.map((r) => r.id);
 }
 
-/** One page of users in insertion order, fetching one extra row to know if more follow. */
+/** One page of users in id order, fetching one extra row to know if more follow. */
 export function listUsers(tx: EnvTx, environmentId: string, page: PageRequest): Promise<UserRow[]> {
   let query = tx.selectFrom('users').selectAll().where('environment_id', '=', environmentId);
-  if (page.after !== undefined) query = query.where('seq', '>', page.after.toString());
-  if (page.before !== undefined) query = query.where('seq', '<', page.before.toString());
-  const backwards = page.before !== undefined && page.after === undefined;
-  return query.orderBy('seq', backwards ? 'desc' : 'asc').limit(page.size + 1).execute();
+  if (page.after !== undefined) query = query.where('id', '>', page.after);
+  if (page.before !== undefined) query = query.where('id', '<', page.before);
+  return query.orderBy('id', isBackwards(page) ? 'desc' : 'asc').limit(page.size + 1).execute();
 }
 
 /** Moves a user's preference sets and channel data the target lacks onto the target. */
