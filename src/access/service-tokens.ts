@@ -47,13 +47,16 @@ export async function createServiceToken(db: Db, accountId: string, input: Creat
 /** The principal behind a bearer service token, or undefined if unknown or revoked. */
 export async function authenticateServiceToken(db: Db, token: string): Promise<Principal | undefined> {
   const row = await db
-    .updateTable('service_tokens')
-    .set({ last_used_at: sql`now()` })
+    .selectFrom('service_tokens')
+    .select(['id', 'account_id', 'name', 'role', 'environment_ids', 'created_by_member_id', 'last_used_at'])
     .where('token_hash', '=', hashSecret(token))
     .where('revoked_at', 'is', null)
-    .returning(['id', 'account_id', 'name', 'role', 'environment_ids', 'created_by_member_id'])
     .executeTakeFirst();
   if (!row) return undefined;
+  // Usage is recorded at most once a minute per token, not as a write on every request.
+  if (!row.last_used_at || Date.now() - row.last_used_at.getTime() > 60_000) {
+    await db.updateTable('service_tokens').set({ last_used_at: sql`now()` }).where('id', '=', row.id).execute();
+  }
   return {
     type: 'service_token',
     accountId: row.account_id,

@@ -1,10 +1,12 @@
 import { Migrator, type Migration, type MigrationProvider } from 'kysely/migration';
 import type { Db } from './database.ts';
 import * as foundation from './migrations/001_foundation.ts';
+import * as versioning from './migrations/002_versioning.ts';
 
 /** Migrations in order; names sort lexically. */
 const MIGRATIONS: Record<string, Migration> = {
   '001_foundation': foundation,
+  '002_versioning': versioning,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

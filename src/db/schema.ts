@@ -118,6 +118,54 @@ export interface BulkOperationsTable {
   updated_at: Timestamp;
 }
 
+export interface ResourcesTable {
+  account_id: string;
+  resource_type: string;
+  resource_key: string;
+  origin_environment_id: string;
+  created_at: Timestamp;
+}
+
+export interface ResourceVersionsTable {
+  id: Generated<string>;
+  account_id: string;
+  resource_type: string;
+  resource_key: string;
+  content: Json;
+  sha: string;
+  created_at: Timestamp;
+}
+
+export interface EnvironmentResourcesTable {
+  environment_id: string;
+  resource_type: string;
+  resource_key: string;
+  committed_version_id: string | null;
+  working_content: Json | null;
+  working_sha: string | null;
+  active: Generated<boolean>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface CommitsTable {
+  id: Generated<string>;
+  seq: Generated<string>;
+  environment_id: string;
+  resource_type: string;
+  resource_key: string;
+  version_id: string;
+  parent_version_id: string | null;
+  kind: 'commit' | 'promote' | 'seed' | 'revert' | 'rollback';
+  source_commit_id: string | null;
+  commit_message: string;
+  author_kind: 'member' | 'service_token' | 'system';
+  author_id: string | null;
+  author_email: string;
+  author_name: string | null;
+  created_at: Timestamp;
+}
+
 /** Every table Herald's application role reads and writes. */
 export interface Database {
   accounts: AccountsTable;
@@ -130,7 +178,13 @@ export interface Database {
   user_channel_data: UserChannelDataTable;
   tenants: TenantsTable;
   bulk_operations: BulkOperationsTable;
+  resources: ResourcesTable;
+  resource_versions: ResourceVersionsTable;
+  environment_resources: EnvironmentResourcesTable;
+  commits: CommitsTable;
 }
+
+export type CommitRow = Selectable<CommitsTable>;
 
 export type EnvironmentRow = Selectable<EnvironmentsTable>;
 export type UserRow = Selectable<UsersTable>;

@@ -60,13 +60,13 @@ function printable(key: string): string {
 interface Visit {
   value: unknown;
   parent: Visit | undefined;
-  key: string;
+  key: string | number;
   depth: number;
 }
 
 function pathOf(visit: Visit): string {
   const keys: string[] = [];
-  for (let v: Visit | undefined = visit; v; v = v.parent) keys.unshift(v.key);
+  for (let v: Visit | undefined = visit; v; v = v.parent) keys.unshift(printable(String(v.key)));
   // Body fields are named as the schema errors name them: `users.0.id`.
   if (keys[0] === 'body' && keys.length > 1) keys.shift();
   return keys.join('.');
@@ -77,7 +77,7 @@ function pathOf(visit: Visit): string {
  * with a NUL character or unpaired surrogate, or nesting deeper than MAX_NESTING.
  * Iterative, so arbitrarily deep input cannot overflow the stack.
  */
-export function findUnstorable(value: unknown, root: string): FieldError | undefined {
+function findUnstorable(value: unknown, root: string): FieldError | undefined {
   const stack: Visit[] = [{ value, parent: undefined, key: root, depth: 0 }];
   const invalid = (visit: Visit): FieldError => ({ field: pathOf(visit), message: 'must not contain NUL characters or unpaired surrogates', type: 'invalid_characters' });
   while (stack.length > 0) {
@@ -87,14 +87,15 @@ export function findUnstorable(value: unknown, root: string): FieldError | undef
       if (!storable(current)) return invalid(visit);
       continue;
     }
-    if (current === null || typeof current !== 'object') continue;
+    // Raw bodies (Buffers, if a route ever parses one) are not walked byte by byte.
+    if (current === null || typeof current !== 'object' || ArrayBuffer.isView(current)) continue;
     if (depth >= MAX_NESTING) return { field: pathOf(visit), message: `must not nest deeper than ${MAX_NESTING} levels`, type: 'max_depth' };
     if (Array.isArray(current)) {
-      for (let i = 0; i < current.length; i++) stack.push({ value: current[i], parent: visit, key: String(i), depth: depth + 1 });
+      for (let i = 0; i < current.length; i++) stack.push({ value: current[i], parent: visit, key: i, depth: depth + 1 });
       continue;
     }
     for (const key of Object.keys(current)) {
-      const child: Visit = { value: (current as Record<string, unknown>)[key], parent: visit, key: printable(key), depth: depth + 1 };
+      const child: Visit = { value: (current as Record<string, unknown>)[key], parent: visit, key, depth: depth + 1 };
       if (!storable(key)) return invalid(child);
       stack.push(child);
     }

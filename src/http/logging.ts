@@ -32,8 +32,12 @@ export function loggerOptions(level: string): LoggerOptions {
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     serializers: {
       err: serializeError,
-      // Paths can carry user ids in query strings; keep the path only.
-      req: (req: { method: string; url: string; id: string }) => ({ method: req.method, url: req.url.split('?')[0], id: req.id }),
+      // Paths carry recipient ids (often emails): log the route pattern, never the raw URL.
+      req: (req: { method: string; id: string; routeOptions?: { url?: string } }) => ({
+        method: req.method,
+        route: req.routeOptions?.url ?? '(unmatched)',
+        id: req.id,
+      }),
     },
   };
 }

@@ -30,8 +30,13 @@ type Slug = (typeof SLUGS)[number];
  * (the key alone selects the environment), so the lookup by key hash necessarily runs
  * before any environment is known — under RLS it could never match. Keys are
  * account-level secrets, managed through /mgmt, and never served by the data API.
+ *
+ * `environment_resources`, `commits`: versioned content (workflows, layouts, …) is
+ * account-level configuration, not recipient data; it moves between environments by
+ * promotion and rollback, which read one environment and write another in a single
+ * transaction, and the management API shows every environment's history.
  */
-const ACCOUNT_LEVEL_TABLES_WITH_ENVIRONMENT_ID = ['api_keys'];
+const ACCOUNT_LEVEL_TABLES_WITH_ENVIRONMENT_ID = ['api_keys', 'environment_resources', 'commits'];
 
 let herald: TestHerald;
 /** Superuser connection: bypasses RLS, so it is the ground truth of what is stored. */
