@@ -14,6 +14,9 @@ export interface Principal {
   /** Environments the token may act in; null = every environment its role allows. */
   environmentIds: string[] | null;
   memberId: string | null;
+  /** Email and name of the member behind the token (used as commit author). */
+  memberEmail: string | null;
+  memberName: string | null;
 }
 
 export interface CreateServiceTokenInput {
@@ -48,9 +51,20 @@ export async function createServiceToken(db: Db, accountId: string, input: Creat
 export async function authenticateServiceToken(db: Db, token: string): Promise<Principal | undefined> {
   const row = await db
     .selectFrom('service_tokens')
-    .select(['id', 'account_id', 'name', 'role', 'environment_ids', 'created_by_member_id', 'last_used_at'])
-    .where('token_hash', '=', hashSecret(token))
-    .where('revoked_at', 'is', null)
+    .leftJoin('members', 'members.id', 'service_tokens.created_by_member_id')
+    .select([
+      'service_tokens.id',
+      'service_tokens.account_id',
+      'service_tokens.name',
+      'service_tokens.role',
+      'service_tokens.environment_ids',
+      'service_tokens.created_by_member_id',
+      'service_tokens.last_used_at',
+      'members.email as member_email',
+      'members.name as member_name',
+    ])
+    .where('service_tokens.token_hash', '=', hashSecret(token))
+    .where('service_tokens.revoked_at', 'is', null)
     .executeTakeFirst();
   if (!row) return undefined;
   // Usage is recorded at most once a minute per token, not as a write on every request.
@@ -65,5 +79,7 @@ export async function authenticateServiceToken(db: Db, token: string): Promise<P
     role: row.role,
     environmentIds: row.environment_ids,
     memberId: row.created_by_member_id,
+    memberEmail: row.member_email,
+    memberName: row.member_name,
   };
 }

@@ -1,0 +1,73 @@
+import type { Db } from '../db/database.ts';
+import { Conflict, Invalid, NotFound } from '../errors.ts';
+import { listEnvironments } from '../environments/store.ts';
+import type { Author } from './author.ts';
+import { describePlan, type PlanResult } from './plan.ts';
+import type { ResourceType } from './resource-kind.ts';
+import * as store from './store.ts';
+
+/**
+ * Promote all: everything committed in the environment directly below `toSlug` and not
+ * yet in it moves up, atomically — one promote commit per resource, carrying its newest
+ * waiting version.
+ */
+export async function promoteAll(
+  db: Db,
+  accountId: string,
+  toSlug: string,
+  author: Author,
+  options: { type?: ResourceType; key?: string; dryRun: boolean },
+): Promise<PlanResult> {
+  return db.transaction().execute(async (tx) => {
+    await store.lockVersioning(tx, accountId);
+    const environments = await listEnvironments(tx, accountId);
+    const index = environments.findIndex((e) => e.slug === toSlug);
+    if (index < 0) throw new NotFound('Environment', toSlug);
+    if (index === 0) throw Invalid.field('to_environment', `"${toSlug}" is the first environment: there is nothing below it to promote`);
+    const target = environments[index];
+    const source = environments[index - 1];
+    const waiting = await store.latestUnpromotedCommits(tx, source.id, target.id, options);
+    const current = new Map((await store.committedVersions(tx, target.id, options)).map((r) => [`${r.resource_type}\u0000${r.resource_key}`, r.committed_version_id]));
+    const planned: store.PlannedCommit[] = waiting.map((commit) => ({
+      environmentId: target.id,
+      ref: { type: commit.resource_type as ResourceType, key: commit.resource_key },
+      version: { id: commit.version_id },
+      parentVersionId: current.get(`${commit.resource_type}\u0000${commit.resource_key}`) ?? null,
+      kind: 'promote',
+      sourceCommitId: commit.id,
+      message: commit.commit_message,
+    }));
+    if (options.dryRun) return { dry_run: true, changes: await describePlan(tx, environments, planned) };
+    return { dry_run: false, commits: await store.applyCommits(tx, accountId, author, planned) };
+  });
+}
+
+/** Promote one commit to the next environment only (and with it any older waiting commits of that resource). */
+export async function promoteOne(db: Db, accountId: string, commitId: string, author: Author, options: { dryRun: boolean }): Promise<PlanResult> {
+  return db.transaction().execute(async (tx) => {
+    await store.lockVersioning(tx, accountId);
+    const commit = await store.findCommit(tx, commitId);
+    const environments = await listEnvironments(tx, accountId);
+    const index = commit ? environments.findIndex((e) => e.id === commit.environment_id) : -1;
+    if (!commit || index < 0) throw new NotFound('Commit', commitId);
+    const target = environments[index + 1];
+    if (!target) throw new Conflict(`The commit is in ${environments[index].slug}, the last environment: there is nowhere to promote it`, 'nothing_above');
+    const ref = { type: commit.resource_type as ResourceType, key: commit.resource_key };
+    const [done] = await store.promotedUpTo(tx, target.id, commit.environment_id).where('s.resource_type', '=', ref.type).where('s.resource_key', '=', ref.key).execute();
+    if (done && BigInt(done.upto) >= BigInt(commit.seq)) {
+      throw new Conflict(`This commit (or a later one of ${ref.type} "${ref.key}") is already in ${target.slug}`, 'already_promoted');
+    }
+    const [current] = await store.committedVersions(tx, target.id, ref);
+    const planned: store.PlannedCommit[] = [{
+      environmentId: target.id,
+      ref,
+      version: { id: commit.version_id },
+      parentVersionId: current?.committed_version_id ?? null,
+      kind: 'promote',
+      sourceCommitId: commit.id,
+      message: commit.commit_message,
+    }];
+    if (options.dryRun) return { dry_run: true, changes: await describePlan(tx, environments, planned) };
+    return { dry_run: false, commits: await store.applyCommits(tx, accountId, author, planned) };
+  });
+}
