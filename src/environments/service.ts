@@ -3,6 +3,7 @@ import type { EnvironmentRow } from '../db/schema.ts';
 import { Conflict, Invalid, NotFound } from '../errors.ts';
 import { createApiKeys, type CreatedApiKey } from './api-keys.ts';
 import * as store from './store.ts';
+import { seedEnvironment } from '../versioning/seed.ts';
 
 /** The mgmt spec's `Environment` shape. */
 export interface EnvironmentView {
@@ -60,8 +61,9 @@ export interface CreateEnvironmentInput {
 
 /**
  * Inserts an environment between development and production (never above production,
- * never below development), with a fresh API key pair. Environments are never reordered
- * otherwise: the later ones move down one place.
+ * never below development), with a fresh API key pair, seeded with the latest committed
+ * version of every resource of the environment directly below. Environments are never
+ * reordered otherwise: the later ones move down one place.
  */
 export async function createEnvironment(
   db: Db,
@@ -89,6 +91,7 @@ export async function createEnvironment(
       ...defaultDataControls(input.slug),
     });
     const apiKeys = await createApiKeys(tx, environment, ['public', 'secret']);
+    await seedEnvironment(tx, accountId, environment, after);
     return { environment, apiKeys };
   });
 }

@@ -194,6 +194,10 @@ export function buildApp(deps: HttpDeps, options: AppOptions = {}): FastifyInsta
   app.register(
     documented('Herald management API (Knock mgmt-compatible)', '/mgmt/v1/openapi.json', async (api) => {
       api.addHook('onRequest', serviceTokenHook(deps.db));
+      // The Knock CLI's `commit promote --only` sends an empty form-encoded PUT.
+      api.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
+        done(null, body ? qs.parse(body as string, { depth: 4 }) : undefined);
+      });
       await api.register(managementApiRoutes(deps), { prefix: '/mgmt/v1' });
     }),
   );

@@ -6,6 +6,7 @@ import { userRoutes } from '../recipients/users/routes.ts';
 import { preferenceRoutes } from '../recipients/preferences/routes.ts';
 import { channelDataRoutes } from '../recipients/channel-data/routes.ts';
 import { tenantRoutes } from '../recipients/tenants/routes.ts';
+import { versioningRoutes } from '../versioning/routes.ts';
 
 /** Every feature's data API routes (mounted under /v1, API key auth). */
 export function dataApiRoutes(deps: HttpDeps): FastifyPluginAsync {
@@ -22,5 +23,6 @@ export function managementApiRoutes(deps: HttpDeps): FastifyPluginAsync {
   return async (app) => {
     await app.register(accessRoutes(deps));
     await app.register(environmentRoutes(deps));
+    await app.register(versioningRoutes(deps));
   };
 }

@@ -7,7 +7,7 @@ import * as store from './store.ts';
 type Tx = Parameters<typeof store.lockVersioning>[0];
 
 export interface CommitFilter {
-  type?: ResourceType;
+  types?: ResourceType[];
   key?: string;
   message: string;
   /** Also commit resources without changes (a new version of the same content), so they can be promoted. */
@@ -24,7 +24,7 @@ export async function commitChanges(tx: Tx, accountId: string, environment: Envi
     .leftJoin('resource_versions as v', 'v.id', 'er.committed_version_id')
     .select(['er.resource_type', 'er.resource_key', 'er.committed_version_id', 'er.working_content', 'er.working_sha', 'v.content as committed_content', 'v.sha as committed_sha'])
     .where('er.environment_id', '=', environment.id);
-  if (filter.type) query = query.where('er.resource_type', '=', filter.type);
+  if (filter.types?.length) query = query.where('er.resource_type', 'in', filter.types);
   if (filter.key) query = query.where('er.resource_key', '=', filter.key);
   query = filter.allowEmpty
     ? query.where((eb) => eb.or([eb('er.working_content', 'is not', null), eb('er.committed_version_id', 'is not', null)]))

@@ -36,7 +36,7 @@ export async function environmentSlugs(db: Db, accountId: string): Promise<Map<s
 export interface CommitQuery {
   environment?: string;
   promoted?: boolean;
-  resource_type?: ResourceType;
+  resource_type?: ResourceType[];
   resource_id?: string;
   after?: string;
   before?: string;
@@ -68,7 +68,7 @@ export async function listCommits(db: Db, accountId: string, query: CommitQuery)
     if (!environment) throw new NotFound('Environment', query.environment);
     rows = rows.where('c.environment_id', '=', environment.id);
   }
-  if (query.resource_type) rows = rows.where('c.resource_type', '=', query.resource_type);
+  if (query.resource_type?.length) rows = rows.where('c.resource_type', 'in', query.resource_type);
   if (query.resource_id) rows = rows.where('c.resource_key', '=', query.resource_id);
   if (query.promoted !== undefined) rows = rows.where(promoted, '=', query.promoted);
   // Newest first: `after` pages towards older commits, `before` towards newer ones.

@@ -16,7 +16,7 @@ export async function promoteAll(
   accountId: string,
   toSlug: string,
   author: Author,
-  options: { type?: ResourceType; key?: string; dryRun: boolean },
+  options: { types?: ResourceType[]; key?: string; dryRun: boolean },
 ): Promise<PlanResult> {
   return db.transaction().execute(async (tx) => {
     await store.lockVersioning(tx, accountId);

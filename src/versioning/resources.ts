@@ -78,6 +78,20 @@ export function checkedContent(kind: ResourceKind, body: Record<string, unknown>
   return content;
 }
 
+/**
+ * Fields the Knock CLI treats as read-only and so leaves out of a push after a pull
+ * (a partial's `type`): when omitted, the stored value is kept.
+ */
+const PRESERVED_ON_UPDATE: Partial<Record<string, string[]>> = { partial: ['type'] };
+
+function withPreservedFields(kind: ResourceKind, body: Record<string, unknown>, stored: Content | undefined): Record<string, unknown> {
+  const fields = PRESERVED_ON_UPDATE[kind.type] ?? [];
+  if (!stored) return body;
+  const merged = { ...body };
+  for (const field of fields) if (merged[field] === undefined && stored[field] !== undefined) merged[field] = stored[field];
+  return merged;
+}
+
 export interface UpsertOptions {
   environment: string;
   commit: boolean;
@@ -93,8 +107,6 @@ export async function upsertResource(db: Db, accountId: string, kind: ResourceKi
   if (kind.type !== 'translation' && !RESOURCE_KEY.test(key)) {
     throw Invalid.field('key', 'must be lowercase letters, digits, "-" or "_", starting with a letter or digit');
   }
-  const content = checkedContent(kind, body);
-  const sha = contentSha(content);
   const ref = { type: kind.type, key };
   return db.transaction().execute(async (tx) => {
     await store.lockVersioning(tx, accountId);
@@ -102,9 +114,11 @@ export async function upsertResource(db: Db, accountId: string, kind: ResourceKi
     await assertEditable(tx, accountId, environment, await store.findResourceOrigin(tx, accountId, ref));
     await store.recordResourceOrigin(tx, accountId, ref, environment.id);
     const held = await store.findHeldResource(tx, environment.id, ref);
+    const content = checkedContent(kind, withPreservedFields(kind, body, held && visibleContent(held, false)?.content));
+    const sha = contentSha(content);
     await store.saveWorkingCopy(tx, environment.id, ref, held?.committed_sha === sha ? null : { content, sha });
     if (options.commit) {
-      await commitChanges(tx, accountId, environment, options.author, { type: kind.type, key, message: options.commitMessage ?? '', allowEmpty: false });
+      await commitChanges(tx, accountId, environment, options.author, { types: [kind.type], key, message: options.commitMessage ?? '', allowEmpty: false });
     }
     const saved = (await store.findHeldResource(tx, environment.id, ref))!;
     return presentHeld(kind, saved, environment, false)!;

@@ -29,7 +29,7 @@ export async function rollbackEnvironment(
   environmentSlug: string,
   toCommitId: string,
   author: Author,
-  options: { type?: ResourceType; key?: string; dryRun: boolean },
+  options: { types?: ResourceType[]; key?: string; dryRun: boolean },
 ): Promise<RollbackResult> {
   return db.transaction().execute(async (tx) => {
     await store.lockVersioning(tx, accountId);
@@ -46,7 +46,7 @@ export async function rollbackEnvironment(
       .distinctOn(['resource_type', 'resource_key'])
       .where('environment_id', '=', environment.id)
       .where(sql<boolean>`seq <= ${target.seq}`);
-    if (options.type) atTarget = atTarget.where('resource_type', '=', options.type);
+    if (options.types?.length) atTarget = atTarget.where('resource_type', 'in', options.types);
     if (options.key) atTarget = atTarget.where('resource_key', '=', options.key);
     const restored = await atTarget.orderBy('resource_type').orderBy('resource_key').orderBy('seq', 'desc').execute();
     const current = await store.committedVersions(tx, environment.id, options);

@@ -207,7 +207,7 @@ export async function latestUnpromotedCommits(
   tx: Tx,
   sourceEnvironmentId: string,
   targetEnvironmentId: string,
-  filter: { type?: ResourceType; key?: string },
+  filter: { types?: ResourceType[]; key?: string },
 ): Promise<CommitRow[]> {
   let query = tx
     .selectFrom('commits as c')
@@ -218,19 +218,19 @@ export async function latestUnpromotedCommits(
     .distinctOn(['c.resource_type', 'c.resource_key'])
     .where('c.environment_id', '=', sourceEnvironmentId)
     .where(sql<boolean>`c.seq > coalesce(done.upto, 0)`);
-  if (filter.type) query = query.where('c.resource_type', '=', filter.type);
+  if (filter.types?.length) query = query.where('c.resource_type', 'in', filter.types);
   if (filter.key) query = query.where('c.resource_key', '=', filter.key);
   return query.orderBy('c.resource_type').orderBy('c.resource_key').orderBy('c.seq', 'desc').execute();
 }
 
 /** Committed version of every resource of an environment (optionally one type/key). */
-export async function committedVersions(tx: Tx, environmentId: string, filter: { type?: ResourceType; key?: string } = {}) {
+export async function committedVersions(tx: Tx, environmentId: string, filter: { types?: ResourceType[]; key?: string } = {}) {
   let query = tx
     .selectFrom('environment_resources')
     .select(['resource_type', 'resource_key', 'committed_version_id'])
     .where('environment_id', '=', environmentId)
     .where('committed_version_id', 'is not', null);
-  if (filter.type) query = query.where('resource_type', '=', filter.type);
+  if (filter.types?.length) query = query.where('resource_type', 'in', filter.types);
   if (filter.key) query = query.where('resource_key', '=', filter.key);
   return query.execute();
 }
