@@ -3,7 +3,7 @@ import type { ResourceMeta } from '../versioning/resource-kind.ts';
 import { localeCodeProblem, parseTranslationKey, translationKey, translationKind } from './translation.ts';
 
 const meta: ResourceMeta = {
-  key: 'my_app:en',
+  key: 'en/my_app',
   environment: 'development',
   active: true,
   created_at: '2021-01-01T00:00:00Z',
@@ -39,13 +39,13 @@ describe('translation keys', () => {
     expect(translationKey('en')).toBe('en');
     expect(translationKey('en', null)).toBe('en');
     expect(translationKey('en', '')).toBe('en');
-    expect(translationKey('pt-BR', 'admin')).toBe('admin:pt-BR');
+    expect(translationKey('pt-BR', 'admin')).toBe('pt-BR/admin');
   });
 
   it('parse back to locale and namespace, and reject what translationKey cannot make', () => {
     expect(parseTranslationKey('en')).toEqual({ locale_code: 'en', namespace: null });
-    expect(parseTranslationKey('admin:pt-BR')).toEqual({ locale_code: 'pt-BR', namespace: 'admin' });
-    for (const key of ['', ':en', 'admin:', 'a:b:c']) expect(parseTranslationKey(key)).toBeNull();
+    expect(parseTranslationKey('pt-BR/admin')).toEqual({ locale_code: 'pt-BR', namespace: 'admin' });
+    for (const key of ['', '/en', 'en/', 'a/b/c']) expect(parseTranslationKey(key)).toBeNull();
   });
 });
 

@@ -9,15 +9,15 @@ import { Nullable } from './typebox-nullable.ts';
 export const TRANSLATION_FORMATS = ['json', 'po'] as const;
 
 /**
- * Namespaces appear in translation keys (`namespace:locale`) and in the Knock CLI's file
+ * Namespaces appear in translation keys (`locale/namespace`) and in the Knock CLI's file
  * names (`namespace.locale.json`), so they keep to characters neither uses as a separator.
  */
 const NAMESPACE = /^[A-Za-z0-9_-]{1,255}$/;
-const KEY_SEPARATOR = ':';
+const KEY_SEPARATOR = '/';
 
-/** The versioned key of a translation: its locale, prefixed by its namespace when it has one (`admin:en`). */
+/** The versioned key of a translation: its locale, then its namespace when it has one (`en/admin`, Knock's `resource_id` form). */
 export function translationKey(localeCode: string, namespace?: string | null): string {
-  return namespace ? `${namespace}${KEY_SEPARATOR}${localeCode}` : localeCode;
+  return namespace ? `${localeCode}${KEY_SEPARATOR}${namespace}` : localeCode;
 }
 
 /** The locale and namespace of a translation key made by `translationKey`; null when `key` is not one. */
@@ -25,7 +25,7 @@ export function parseTranslationKey(key: string): { locale_code: string; namespa
   const parts = key.split(KEY_SEPARATOR);
   if (parts.some((part) => part === '')) return null;
   if (parts.length === 1) return { locale_code: parts[0], namespace: null };
-  if (parts.length === 2) return { locale_code: parts[1], namespace: parts[0] };
+  if (parts.length === 2) return { locale_code: parts[0], namespace: parts[1] };
   return null;
 }
 
