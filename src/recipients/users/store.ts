@@ -5,18 +5,8 @@ import { isBackwards, type PageRequest } from '../../http/pagination.ts';
 
 /** Creates the user or deep-merges `properties` into the stored ones (given values win). */
 export async function upsertUser(tx: EnvTx, environmentId: string, id: string, properties: Record<string, unknown>): Promise<UserRow> {
-  const json = JSON.stringify(properties);
-  return tx
-    .insertInto('users')
-    .values({ environment_id: environmentId, id, properties: json })
-    .onConflict((oc) =>
-      oc.columns(['environment_id', 'id']).doUpdateSet({
-        properties: sql`herald_jsonb_merge(users.properties, excluded.properties)`,
-        updated_at: sql`now()`,
-      }),
-    )
-    .returningAll()
-    .executeTakeFirstOrThrow();
+  const [row] = await upsertUsers(tx, environmentId, [{ id, properties }]);
+  return row;
 }
 
 /** Creates an empty user if none exists (sub-resources such as channel data create their user). */
@@ -71,7 +61,7 @@ export async function moveRecipientData(tx: EnvTx, environmentId: string, fromId
   `.execute(tx);
 }
 
-/** Upserts many users in one statement (ids must be distinct); rows come back in no set order. */
+/** Upserts many users in one statement (ids must be distinct), deep-merging properties; rows come back in no set order. */
 export function upsertUsers(tx: EnvTx, environmentId: string, users: Array<{ id: string; properties: Record<string, unknown> }>): Promise<UserRow[]> {
   return tx
     .insertInto('users')
