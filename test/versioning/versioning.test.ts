@@ -160,3 +160,21 @@ describe('workflow activation', () => {
     expect(await commits('environment=production&resource_id=digest')).toHaveLength(1);
   });
 });
+
+describe('production write access', () => {
+  it('when on, content created in an environment is editable only in that environment', async () => {
+    await herald.db.updateTable('accounts').set({ production_write_access: true }).execute();
+    try {
+      const created = await mgmt('PUT', '/workflows/prod-only?environment=production&commit=true&commit_message=hotfix', { workflow: workflow('Prod only') });
+      expect(created.statusCode).toBe(200);
+      expect((await resolveCommittedVersion(herald.db, await environmentId('production'), 'prod-only'))?.content.name).toBe('Prod only');
+      const fromDev = await put('prod-only', workflow('Prod only, from dev'));
+      expect(fromDev.statusCode).toBe(403);
+      expect(fromDev.json().code).toBe('edits_only_in_origin_environment');
+      const devOriginInProd = await mgmt('PUT', '/workflows/welcome?environment=production', { workflow: workflow('Hot edit') });
+      expect(devOriginInProd.statusCode).toBe(403);
+    } finally {
+      await herald.db.updateTable('accounts').set({ production_write_access: false }).execute();
+    }
+  });
+});
