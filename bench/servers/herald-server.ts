@@ -1,7 +1,7 @@
 /**
  * Herald in its own process for benchmarks: configured from the environment like
  * `herald serve` (DATABASE_URL, PORT, HERALD_DB_POOL_SIZE, LOG_LEVEL, …); announces
- * `{url, secretKey}` once it accepts requests; shuts down on SIGTERM.
+ * `{url, secretKey, serviceToken}` once it accepts requests; shuts down on SIGTERM.
  * Needs a fresh database, since the development key is only revealed on first start.
  */
 import { loadConfig } from '../../src/config.ts';
@@ -19,4 +19,4 @@ if (!herald.url || !secretKey) {
   await herald.close();
   process.exit(1);
 }
-announceReady({ url: herald.url, secretKey });
+announceReady({ url: herald.url, secretKey, serviceToken: herald.secrets?.service_token ?? '' });
