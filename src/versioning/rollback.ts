@@ -40,22 +40,35 @@ export async function rollbackEnvironment(
     if (!target || target.environment_id !== environment.id) {
       throw Invalid.field('to_commit', `is not a commit of ${environment.slug}'s history: a rollback only restores versions the environment had`);
     }
-    let atTarget = tx
-      .selectFrom('commits')
-      .select(['resource_type', 'resource_key', 'version_id', 'id'])
-      .distinctOn(['resource_type', 'resource_key'])
-      .where('environment_id', '=', environment.id)
-      .where(sql<boolean>`seq <= ${target.seq}`);
-    if (options.types?.length) atTarget = atTarget.where('resource_type', 'in', options.types);
-    if (options.key) atTarget = atTarget.where('resource_key', '=', options.key);
-    const restored = await atTarget.orderBy('resource_type').orderBy('resource_key').orderBy('seq', 'desc').execute();
-    const current = await store.committedVersions(tx, environment.id, options);
-    const wanted = new Map(restored.map((r) => [`${r.resource_type}\u0000${r.resource_key}`, r.version_id]));
+    // For each resource the environment holds now: its version right after the target
+    // commit (one index lookup per resource, so the cost does not grow with history).
+    let query = tx
+      .selectFrom('environment_resources as er')
+      .leftJoinLateral(
+        (eb) =>
+          eb
+            .selectFrom('commits as c')
+            .select('c.version_id')
+            .whereRef('c.environment_id', '=', 'er.environment_id')
+            .whereRef('c.resource_type', '=', 'er.resource_type')
+            .whereRef('c.resource_key', '=', 'er.resource_key')
+            .where(sql<boolean>`c.seq <= ${target.seq}`)
+            .orderBy('c.seq', 'desc')
+            .limit(1)
+            .as('at_target'),
+        (join) => join.onTrue(),
+      )
+      .select(['er.resource_type', 'er.resource_key', 'er.committed_version_id', 'at_target.version_id as target_version_id'])
+      .where('er.environment_id', '=', environment.id)
+      .where('er.committed_version_id', 'is not', null);
+    if (options.types?.length) query = query.where('er.resource_type', 'in', options.types);
+    if (options.key) query = query.where('er.resource_key', '=', options.key);
+    const current = await query.orderBy('er.resource_type').orderBy('er.resource_key').execute();
 
     const planned: store.PlannedCommit[] = [];
     const unchangedNewer: RollbackResult['unchanged_newer'] = [];
     for (const row of current) {
-      const versionId = wanted.get(`${row.resource_type}\u0000${row.resource_key}`);
+      const versionId = row.target_version_id;
       if (!versionId) {
         unchangedNewer.push({ type: row.resource_type, identifier: row.resource_key });
         continue;
