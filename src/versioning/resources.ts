@@ -96,6 +96,8 @@ export interface UpsertOptions {
   environment: string;
   commit: boolean;
   commitMessage?: string;
+  /** With `commit`: make a new version even when the content equals the committed one. */
+  allowEmpty?: boolean;
   author: Author;
 }
 
@@ -116,13 +118,26 @@ export async function upsertResource(db: Db, accountId: string, kind: ResourceKi
     const held = await store.findHeldResource(tx, environment.id, ref);
     const content = checkedContent(kind, withPreservedFields(kind, body, held && visibleContent(held, false)?.content));
     const sha = contentSha(content);
-    await store.saveWorkingCopy(tx, environment.id, ref, held?.committed_sha === sha ? null : { content, sha });
-    if (options.commit) {
-      await commitChanges(tx, accountId, environment, options.author, { types: [kind.type], key, message: options.commitMessage ?? '', allowEmpty: false });
+    const unchanged = held?.committed_sha === sha;
+    await store.saveWorkingCopy(tx, environment.id, ref, unchanged ? null : { content, sha });
+    // Pushing unchanged content with commit=true is a no-op, not an error: the Knock CLI's
+    // `push --all --commit` sends every resource, changed or not.
+    if (options.commit && (!unchanged || options.allowEmpty)) {
+      await commitChanges(tx, accountId, environment, options.author, { types: [kind.type], key, message: options.commitMessage ?? '', allowEmpty: options.allowEmpty ?? false });
     }
     const saved = (await store.findHeldResource(tx, environment.id, ref))!;
     return presentHeld(kind, saved, environment, false)!;
   });
+}
+
+/**
+ * Validates content as an upsert of `key` in the environment would (read-only fields the
+ * Knock CLI leaves out are taken from the stored resource), without saving anything.
+ */
+export async function validateResource(db: Db, accountId: string, kind: ResourceKind, key: string, body: Record<string, unknown>, environmentSlug: string) {
+  const environment = await environmentBySlug(db, accountId, environmentSlug);
+  const held = await store.findHeldResource(db, environment.id, { type: kind.type, key });
+  return { environment, content: checkedContent(kind, withPreservedFields(kind, body, held && visibleContent(held, false)?.content)) };
 }
 
 export async function getResource(db: Db, accountId: string, kind: ResourceKind, key: string, environmentSlug: string, hideUncommitted: boolean) {
@@ -140,9 +155,10 @@ export async function listResources(
   environmentSlug: string,
   page: { after?: string; before?: string; limit: number },
   hideUncommitted: boolean,
+  keyLike?: string[],
 ) {
   const environment = await environmentBySlug(db, accountId, environmentSlug);
-  const rows = await store.listHeldResources(db, environment.id, kind.type, { ...page, limit: page.limit + 1, committedOnly: hideUncommitted });
+  const rows = await store.listHeldResources(db, environment.id, kind.type, { ...page, limit: page.limit + 1, committedOnly: hideUncommitted, keyLike });
   return { rows, present: (held: store.HeldResource) => presentHeld(kind, held, environment, hideUncommitted)! };
 }
 

@@ -10,10 +10,11 @@ import { annotate, stripLocalFileReferences } from './annotations.ts';
 import { authorOf } from './author.ts';
 import { commitDiff, getCommit, listCommits, presentCommit, environmentSlugs } from './commits-view.ts';
 import { commitChanges } from './commit.ts';
+import { contentSha } from './content-hash.ts';
 import type { PlanResult } from './plan.ts';
 import { promoteAll, promoteOne } from './promote.ts';
 import { RESOURCE_TYPES, type ResourceKind, type ResourceType } from './resource-kind.ts';
-import { checkedContent, environmentBySlug, getResource, listResources, setResourceActive, upsertResource } from './resources.ts';
+import { environmentBySlug, getResource, listResources, setResourceActive, upsertResource, validateResource } from './resources.ts';
 import { revertCommit } from './revert.ts';
 import { rollbackEnvironment } from './rollback.ts';
 import * as store from './store.ts';
@@ -37,6 +38,20 @@ function resourceTypes(value: string | string[] | undefined): ResourceType[] | u
   return types as ResourceType[];
 }
 
+const likeLiteral = (value: string) => value.replace(/[\\%_]/g, '\\$&');
+
+/**
+ * LIKE patterns of the translation keys (`locale` or `locale/namespace`) matching a list's
+ * locale_code and namespace filters (blank = no filter), so that filtering happens before
+ * paging: a page is never emptied by the filter while later pages still match.
+ */
+function translationKeyPatterns(localeCode: string | undefined, namespace: string | undefined): string[] | undefined {
+  if (!localeCode && !namespace) return undefined;
+  const locale = localeCode ? likeLiteral(localeCode) : '%';
+  if (namespace) return [translationKey(locale, likeLiteral(namespace))];
+  return [locale, translationKey(locale, '%')];
+}
+
 /** The SDK retries 409s; a refused promotion is final, so tell it not to. */
 function noRetry(reply: FastifyReply): void {
   reply.header('x-should-retry', 'false');
@@ -55,6 +70,18 @@ function resourceRoutes(deps: HttpDeps, kind: ResourceKind): FastifyPluginAsync 
   const tags = [kind.collection];
   const Params = Type.Object({ [keyParam]: Type.String({ minLength: 1, maxLength: 255 }) });
   const keyOf = (params: Record<string, string>, namespace?: string) => (isTranslation ? translationKey(params[keyParam], namespace || null) : params[keyParam]);
+  /**
+   * The key a write addresses and the content it carries. A translation's locale comes from
+   * the path and its namespace from the query (the SDK: body without either) or the body
+   * (the CLI sends both): the content always holds the ones of the key, so the same strings
+   * are the same version whichever client sent them.
+   */
+  const writeOf = (params: Record<string, string>, queryNamespace: string | undefined, wrapped: unknown) => {
+    const body = stripLocalFileReferences(wrapped) as Record<string, unknown>;
+    if (!isTranslation) return { key: keyOf(params), body };
+    const namespace = queryNamespace ?? (typeof body.namespace === 'string' ? body.namespace : undefined);
+    return { key: keyOf(params, namespace), body: { ...body, locale_code: params[keyParam], namespace: namespace || null } };
+  };
   const Body = Type.Object({ [kind.wrapper]: Type.Record(Type.String(), Type.Unknown()) });
   const present = (resource: Record<string, unknown>, annotated: boolean | undefined) => (annotated ? annotate(kind.type, resource) : resource);
 
@@ -66,19 +93,27 @@ function resourceRoutes(deps: HttpDeps, kind: ResourceKind): FastifyPluginAsync 
       schema: {
         tags,
         summary: `List ${kind.collection}`,
-        querystring: Type.Object({ environment: Environment, annotate: Bool, hide_uncommitted_changes: Bool, locale_code: Type.Optional(Type.String()), format: Type.Optional(Type.String()), ...Page }),
+        querystring: Type.Object({
+          environment: Environment,
+          annotate: Bool,
+          hide_uncommitted_changes: Bool,
+          locale_code: Type.Optional(Type.String({ maxLength: 255 })),
+          namespace: Type.Optional(Type.String({ maxLength: 255 })),
+          format: Type.Optional(Type.String()),
+          ...Page,
+        }),
       },
     }, async (request) => {
       const q = request.query;
       const limit = q.limit ?? 50;
       const page = { after: q.after ? decodeCursor(q.after, 'after') : undefined, before: q.before ? decodeCursor(q.before, 'before') : undefined, limit };
-      const { rows, present: shape } = await listResources(db, accountId, kind, q.environment ?? 'development', page, q.hide_uncommitted_changes ?? false);
+      const keyLike = isTranslation ? translationKeyPatterns(q.locale_code, q.namespace) : undefined;
+      const { rows, present: shape } = await listResources(db, accountId, kind, q.environment ?? 'development', page, q.hide_uncommitted_changes ?? false, keyLike);
       const backwards = page.before !== undefined && page.after === undefined;
       const hasMore = rows.length > limit;
       const pageRows = rows.slice(0, limit);
       if (backwards) pageRows.reverse();
-      let entries = pageRows.map((row) => present(shape(row), q.annotate));
-      if (isTranslation && q.locale_code) entries = entries.filter((e) => e.locale_code === q.locale_code);
+      const entries = pageRows.map((row) => present(shape(row), q.annotate));
       return {
         entries,
         page_info: {
@@ -121,12 +156,12 @@ function resourceRoutes(deps: HttpDeps, kind: ResourceKind): FastifyPluginAsync 
       },
     }, async (request) => {
       const q = request.query;
-      const body = stripLocalFileReferences(request.body[kind.wrapper]) as Record<string, unknown>;
-      const key = keyOf(request.params, q.namespace ?? (body.namespace as string | undefined));
-      const resource = await upsertResource(db, accountId, kind, key, isTranslation ? { ...body, locale_code: request.params[keyParam] } : body, {
+      const { key, body } = writeOf(request.params, q.namespace, request.body[kind.wrapper]);
+      const resource = await upsertResource(db, accountId, kind, key, body, {
         environment: q.environment ?? 'development',
         commit: q.commit ?? false,
         commitMessage: q.commit_message,
+        allowEmpty: q.allow_empty ?? false,
         author: authorOf(request.principal),
       });
       return { [kind.wrapper]: present(resource, q.annotate) };
@@ -136,11 +171,11 @@ function resourceRoutes(deps: HttpDeps, kind: ResourceKind): FastifyPluginAsync 
       schema: { tags, summary: `Validate a ${kind.wrapper.replace('_', ' ')} without saving it`, params: Params, querystring: Type.Object({ environment: Environment, namespace: Type.Optional(Type.String()) }), body: Body },
     }, async (request) => {
       const q = request.query;
-      const environment = await environmentBySlug(db, accountId, q.environment ?? 'development');
-      const content = checkedContent(kind, stripLocalFileReferences(request.body[kind.wrapper]) as Record<string, unknown>);
+      const { key, body } = writeOf(request.params, q.namespace, request.body[kind.wrapper]);
+      const { environment, content } = await validateResource(db, accountId, kind, key, body, q.environment ?? 'development');
       const now = new Date().toISOString();
-      const key = keyOf(request.params, q.namespace);
-      return { [kind.wrapper]: kind.present(content, { key, environment: environment.slug, active: false, created_at: now, updated_at: now, sha: '' }) };
+      // The sha the content would have once saved.
+      return { [kind.wrapper]: kind.present(content, { key, environment: environment.slug, active: false, created_at: now, updated_at: now, sha: contentSha(content) }) };
     });
 
     if (kind.type === 'workflow') {

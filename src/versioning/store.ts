@@ -47,9 +47,11 @@ export async function listHeldResources(
   tx: Tx,
   environmentId: string,
   type: ResourceType,
-  options: { after?: string; before?: string; limit: number; committedOnly: boolean },
+  options: { after?: string; before?: string; limit: number; committedOnly: boolean; keyLike?: string[] },
 ): Promise<HeldResource[]> {
   let query = heldResources(tx).where('er.environment_id', '=', environmentId).where('er.resource_type', '=', type);
+  const patterns = options.keyLike;
+  if (patterns?.length) query = query.where((eb) => eb.or(patterns.map((pattern) => eb('er.resource_key', 'like', pattern))));
   query = options.committedOnly
     ? query.where('er.committed_version_id', 'is not', null)
     : query.where((eb) => eb.or([eb('er.committed_version_id', 'is not', null), eb('er.working_content', 'is not', null)]));
