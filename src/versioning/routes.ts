@@ -206,6 +206,13 @@ function commitRoutes(deps: HttpDeps): FastifyPluginAsync {
     const { db, accountId } = deps;
     const tags = ['Commits'];
 
+    /** Promote-one and revert answer `{commit}` (the new commit), or the plan on a dry run. */
+    const singleCommitResponse = async (result: PlanResult) => {
+      if (result.dry_run) return planResponse(result, new Map());
+      const slugs = await environmentSlugs(db, accountId);
+      return { commit: presentCommit(result.commits[0], slugs.get(result.commits[0].environment_id) ?? '') };
+    };
+
     app.get('/commits', {
       schema: {
         tags,
@@ -278,9 +285,7 @@ function commitRoutes(deps: HttpDeps): FastifyPluginAsync {
     }, async (request, reply) => {
       noRetry(reply);
       const result = await promoteOne(db, accountId, request.params.id, authorOf(request.principal), { dryRun: request.query.dry_run ?? false });
-      if (result.dry_run) return planResponse(result, new Map());
-      const slugs = await environmentSlugs(db, accountId);
-      return { commit: presentCommit(result.commits[0], slugs.get(result.commits[0].environment_id) ?? '') };
+      return singleCommitResponse(result);
     });
 
     app.put('/commits/:id/revert', {
@@ -292,9 +297,7 @@ function commitRoutes(deps: HttpDeps): FastifyPluginAsync {
       },
     }, async (request) => {
       const result = await revertCommit(db, accountId, request.params.id, authorOf(request.principal), { dryRun: request.query.dry_run ?? false });
-      if (result.dry_run) return planResponse(result, new Map());
-      const slugs = await environmentSlugs(db, accountId);
-      return { commit: presentCommit(result.commits[0], slugs.get(result.commits[0].environment_id) ?? '') };
+      return singleCommitResponse(result);
     });
 
     app.put('/environments/:environment_slug/rollback', {
