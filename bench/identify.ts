@@ -90,7 +90,7 @@ export async function run(): Promise<ScenarioResult> {
     const herald = await startServer(
       'herald',
       server('herald-server'),
-      cleanEnv({ DATABASE_URL: heraldDb, PORT: '0', HOST: '127.0.0.1', HERALD_DB_POOL_SIZE: String(POOL_SIZE), LOG_LEVEL }),
+      cleanEnv({ DATABASE_URL: heraldDb, PORT: '0', HOST: '127.0.0.1', HERALD_DB_POOL_SIZE: String(POOL_SIZE), LOG_LEVEL, HERALD_RATE_LIMITS: 'off' }),
       { nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [] },
     );
     teardown.add('stop herald', () => herald.stop());
@@ -177,7 +177,7 @@ export async function run(): Promise<ScenarioResult> {
     const notes = [
       `Ratio = Herald req/s ÷ baseline req/s = **${ratio.toFixed(2)}** (target ≥ ${TARGET_RATIO}).`,
       `Load: autocannon in its own process, ${CONNECTIONS} connections, ids \`user-0…user-${USER_IDS - 1}\` at random, the same ${Buffer.byteLength(BODY)}-byte JSON body for both; warm-up ${WARMUP_SECONDS} s per target, then ${MEASURED_SECONDS} s per target measured in rounds of ${roundSeconds} s interleaved baseline, Herald, Herald, baseline. Latency percentiles over all 2xx responses of a target.`,
-      `Servers: each its own Node process, LOG_LEVEL=${LOG_LEVEL} for both, pg pool size ${POOL_SIZE} for both, one embedded PostgreSQL (separate databases). Herald: API-key auth, schema validation, group commit: concurrent identifies of the environment share one RLS transaction (BEGIN + set_config, one multi-row upsert, COMMIT), each answered after that commit. Baseline: one upsert statement into a table of the same shape (no FK, no RLS, no transaction).`,
+      `Servers: each its own Node process, LOG_LEVEL=${LOG_LEVEL} for both, pg pool size ${POOL_SIZE} for both, one embedded PostgreSQL (separate databases). Herald: API-key auth, schema validation, rate limits off (the bench measures throughput, not the per-key tier), group commit: concurrent identifies of the environment share one RLS transaction (BEGIN + set_config, one multi-row upsert, COMMIT), each answered after that commit. Baseline: one upsert statement into a table of the same shape (no FK, no RLS, no transaction).`,
       `CPU columns: cores kept busy on average while that target was measured, of ${os.cpus().length} (server = its Node process; postgres = postmaster and backends; load generator = autocannon; other = everything else on the machine, i.e. noise; iowait = cores idle waiting for disk, e.g. WAL fsync). CPU ms per 2xx response is the least noise-sensitive figure here.`,
       `Rows after the run: herald ${fmt(rows.herald)} users, baseline ${fmt(rows.baseline)} users.`,
     ];

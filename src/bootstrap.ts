@@ -7,6 +7,7 @@ import { createApiKeys } from './environments/api-keys.ts';
 import { defaultDataControls } from './environments/service.ts';
 import { insertEnvironment, listEnvironments } from './environments/store.ts';
 import { createServiceToken } from './access/service-tokens.ts';
+import { recordAuditEvent, SYSTEM_AUDIT } from './access/audit.ts';
 
 /** The secrets made at first start, shown once and optionally written to a file. */
 export interface BootstrapSecrets {
@@ -42,18 +43,35 @@ export async function bootstrap(db: Db, ownerEmail: string): Promise<{ accountId
       { slug: 'production', name: 'Production', position: 1, label_color: '#E5484D' },
     ];
     for (const env of system) {
-      await insertEnvironment(tx, { account_id: account.id, owner: 'system', ...env, ...defaultDataControls(env.slug) });
+      const environment = await insertEnvironment(tx, { account_id: account.id, owner: 'system', ...env, ...defaultDataControls(env.slug) });
+      await recordAuditEvent(tx, {
+        ...SYSTEM_AUDIT,
+        accountId: account.id,
+        action: 'environment.created',
+        environmentId: environment.id,
+        target: { type: 'environment', id: environment.slug },
+        data: { name: environment.name, order: environment.position },
+      });
     }
     const member = await tx
       .insertInto('members')
       .values({ account_id: account.id, email: ownerEmail, name: 'Owner', role: 'owner', password_hash: passwordHash })
       .returning('id')
       .executeTakeFirstOrThrow();
-    const { token } = await createServiceToken(tx, account.id, { name: 'Owner bootstrap token', role: 'owner', createdByMemberId: member.id });
+    const serviceToken = { name: 'Owner bootstrap token', role: 'owner', createdByMemberId: member.id };
+    const { id: tokenId, token } = await createServiceToken(tx, account.id, serviceToken);
+    await recordAuditEvent(tx, {
+      ...SYSTEM_AUDIT,
+      accountId: account.id,
+      action: 'service_token.created',
+      environmentId: null,
+      target: { type: 'service_token', id: tokenId },
+      data: { name: serviceToken.name, role: serviceToken.role },
+    });
 
     const environments: BootstrapSecrets['environments'] = {};
     for (const environment of await listEnvironments(tx, account.id)) {
-      const [publicKey, secretKey] = await createApiKeys(tx, environment, ['public', 'secret'], 'Bootstrap');
+      const [publicKey, secretKey] = await createApiKeys(tx, environment, ['public', 'secret'], 'Bootstrap', SYSTEM_AUDIT);
       environments[environment.slug] = { public_key: publicKey.key, secret_key: secretKey.key };
     }
     return { accountId: account.id, secrets: { owner: { email: ownerEmail, password }, service_token: token, environments } };

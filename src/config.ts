@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { KNOCK_TIER_LIMITS, type RateLimitOptions, type Tier } from './http/rate-limits.ts';
 
 /** Which parts of Herald a process runs. */
 export type Role = 'all' | 'api' | 'worker';
@@ -19,6 +20,8 @@ export interface HeraldConfig {
   logLevel: string;
   /** Connections in the application pool. */
   poolSize: number;
+  /** Data-API rate limits per API key and tier; undefined: off. */
+  rateLimits?: RateLimitOptions;
 }
 
 export class ConfigError extends Error {}
@@ -34,6 +37,35 @@ function parsePort(value: string, name: string): number {
 function parseRole(value: string): Role {
   if (value === 'all' || value === 'api' || value === 'worker') return value;
   throw new ConfigError(`role must be one of all, api, worker; got "${value}"`);
+}
+
+/**
+ * `HERALD_RATE_LIMITS`: unset or `knock` for Knock's tiers (1, 5, 60, 200, 1,000 req/s),
+ * `off`, a factor for all of them (`2`, `0.5`), or JSON overriding tiers' req/s (`{"3": 120}`).
+ */
+function parseRateLimits(value: string): RateLimitOptions | undefined {
+  const setting = value.trim();
+  if (setting === '' || setting === 'knock') return { tiers: KNOCK_TIER_LIMITS };
+  if (setting === 'off') return undefined;
+  const invalid = () => new ConfigError(`HERALD_RATE_LIMITS must be knock, off, a positive factor or JSON like {"3": 120}; got "${value}"`);
+  const positive = (n: unknown): n is number => typeof n === 'number' && Number.isFinite(n) && n > 0;
+  if (/^[0-9.]+$/.test(setting)) {
+    const factor = Number(setting);
+    if (!positive(factor)) throw invalid();
+    const scaled = Object.entries(KNOCK_TIER_LIMITS).map(([tier, limit]) => [tier, limit * factor]);
+    return { tiers: Object.fromEntries(scaled) as Record<Tier, number> };
+  }
+  let overrides: unknown;
+  try {
+    overrides = JSON.parse(setting);
+  } catch {
+    throw invalid();
+  }
+  if (overrides === null || typeof overrides !== 'object' || Array.isArray(overrides)) throw invalid();
+  for (const [tier, limit] of Object.entries(overrides)) {
+    if (!(tier in KNOCK_TIER_LIMITS) || !positive(limit)) throw invalid();
+  }
+  return { tiers: { ...KNOCK_TIER_LIMITS, ...(overrides as Partial<Record<Tier, number>>) } };
 }
 
 /** Command-line flags that override the environment. */
@@ -59,5 +91,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFl
     bootstrapJsonPath: flags.bootstrapJson ?? (env.HERALD_BOOTSTRAP_JSON || undefined),
     logLevel: env.LOG_LEVEL ?? 'info',
     poolSize: Number(env.HERALD_DB_POOL_SIZE ?? 20),
+    rateLimits: parseRateLimits(env.HERALD_RATE_LIMITS ?? ''),
   };
 }

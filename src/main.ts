@@ -76,7 +76,7 @@ export async function startHerald(config: HeraldConfig, options: StartOptions = 
   let app: FastifyInstance | undefined;
   let url: string | undefined;
   if (config.role !== 'worker') {
-    app = buildApp({ db, accountId, keys, identify: createIdentifyCommitter(db), isReady: async () => ready && (await isReachable(db)) }, { logLevel: config.logLevel, ...options });
+    app = buildApp({ db, accountId, keys, identify: createIdentifyCommitter(db), isReady: async () => ready && (await isReachable(db)) }, { logLevel: config.logLevel, rateLimits: config.rateLimits, ...options });
     url = await app.listen({ host: config.host, port: config.port });
   }
   // Workers join here when the engine lands; the process is ready once they run.

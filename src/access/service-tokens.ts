@@ -83,3 +83,42 @@ export async function authenticateServiceToken(db: Db, token: string): Promise<P
     memberName: row.member_name,
   };
 }
+
+/** A service token as list views show it (never the token itself). */
+export interface ServiceTokenView {
+  id: string;
+  name: string;
+  role: string;
+  prefix: string;
+  environments: string[] | null;
+  created_by_member_id: string | null;
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+export async function listServiceTokens(db: Db, accountId: string, slugOf: (id: string) => string): Promise<ServiceTokenView[]> {
+  const rows = await db.selectFrom('service_tokens').selectAll().where('account_id', '=', accountId).orderBy('created_at').orderBy('id').execute();
+  return rows.map((row) => ({
+    id: row.id,
+    name: row.name,
+    role: row.role,
+    prefix: row.token_prefix,
+    environments: row.environment_ids?.map(slugOf) ?? null,
+    created_by_member_id: row.created_by_member_id,
+    created_at: row.created_at.toISOString(),
+    last_used_at: row.last_used_at?.toISOString() ?? null,
+    revoked_at: row.revoked_at?.toISOString() ?? null,
+  }));
+}
+
+/** The role of a token of the account, or undefined if there is none. */
+export async function findServiceTokenRole(db: Db, accountId: string, id: string): Promise<string | undefined> {
+  const row = await db.selectFrom('service_tokens').select('role').where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
+  return row?.role;
+}
+
+/** Revokes a token: it is refused (401) from its next request on. */
+export async function revokeServiceToken(db: Db, accountId: string, id: string): Promise<void> {
+  await db.updateTable('service_tokens').set({ revoked_at: sql`coalesce(revoked_at, now())` }).where('account_id', '=', accountId).where('id', '=', id).execute();
+}

@@ -2,11 +2,13 @@ import { Migrator, type Migration, type MigrationProvider } from 'kysely/migrati
 import type { Db } from './database.ts';
 import * as foundation from './migrations/001_foundation.ts';
 import * as versioning from './migrations/002_versioning.ts';
+import * as audit from './migrations/003_audit.ts';
 
 /** Migrations in order; names sort lexically. */
 const MIGRATIONS: Record<string, Migration> = {
   '001_foundation': foundation,
   '002_versioning': versioning,
+  '003_audit': audit,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

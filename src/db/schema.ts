@@ -166,6 +166,24 @@ export interface CommitsTable {
   created_at: Timestamp;
 }
 
+/** Append-only: the application role may read and insert, never update or delete. */
+export interface AuditEventsTable {
+  id: Generated<string>;
+  seq: Generated<string>;
+  account_id: string;
+  actor_kind: 'member' | 'service_token' | 'system';
+  actor_id: string | null;
+  actor_email: string | null;
+  actor_name: string | null;
+  action: string;
+  environment_id: string | null;
+  target_type: string;
+  target_id: string | null;
+  data: Json;
+  request_id: string | null;
+  created_at: Timestamp;
+}
+
 /** Every table Herald's application role reads and writes. */
 export interface Database {
   accounts: AccountsTable;
@@ -182,9 +200,11 @@ export interface Database {
   resource_versions: ResourceVersionsTable;
   environment_resources: EnvironmentResourcesTable;
   commits: CommitsTable;
+  audit_events: AuditEventsTable;
 }
 
 export type CommitRow = Selectable<CommitsTable>;
+export type AuditEventRow = Selectable<AuditEventsTable>;
 
 export type EnvironmentRow = Selectable<EnvironmentsTable>;
 export type UserRow = Selectable<UsersTable>;

@@ -3,6 +3,7 @@ import pg from 'pg';
 import type { Db } from '../db/database.ts';
 import type { EnvironmentRow } from '../db/schema.ts';
 import { generateSecret, hashSecret, secretPreview } from '../access/secrets.ts';
+import { recordAuditEvent, recordAuditEvents, type AuditContext } from '../access/audit.ts';
 import { NotFound } from '../errors.ts';
 
 export type KeyKind = 'public' | 'secret';
@@ -47,12 +48,16 @@ function toView(row: { id: string; kind: KeyKind; name: string | null; key_prefi
   };
 }
 
-/** Creates keys of the given kinds for an environment; returns them with their secrets (once). */
+/**
+ * Creates keys of the given kinds for an environment, audited, in the caller's
+ * transaction; returns them with their secrets (once).
+ */
 export async function createApiKeys(
   db: Db,
-  environment: Pick<EnvironmentRow, 'id' | 'slug'>,
+  environment: Pick<EnvironmentRow, 'id' | 'slug' | 'account_id'>,
   kinds: KeyKind[],
-  name: string | null = null,
+  name: string | null,
+  audit: AuditContext,
 ): Promise<CreatedApiKey[]> {
   const created: CreatedApiKey[] = [];
   for (const kind of kinds) {
@@ -64,6 +69,17 @@ export async function createApiKeys(
       .executeTakeFirstOrThrow();
     created.push({ ...toView(row), key });
   }
+  await recordAuditEvents(
+    db,
+    created.map((key) => ({
+      ...audit,
+      accountId: environment.account_id,
+      action: 'api_key.created',
+      environmentId: environment.id,
+      target: { type: 'api_key', id: key.id },
+      data: { kind: key.kind, name: key.name, prefix: key.prefix },
+    })),
+  );
   return created;
 }
 
@@ -142,19 +158,34 @@ export class ApiKeyAuthenticator {
     return identity;
   }
 
-  /** Revokes a key of an environment; takes effect on the next request in every process. */
-  async revoke(environmentId: string, keyId: string): Promise<ApiKeyView> {
+  /**
+   * Revokes a key of an environment; takes effect on the next request in every process.
+   * Revoking a revoked key changes (and audits) nothing.
+   */
+  async revoke(environment: Pick<EnvironmentRow, 'id' | 'account_id'>, keyId: string, audit: AuditContext): Promise<ApiKeyView> {
     const row = await this.db.transaction().execute(async (tx) => {
       const revoked = await tx
         .updateTable('api_keys')
-        .set({ revoked_at: sql`coalesce(revoked_at, now())` })
+        .set({ revoked_at: sql`now()` })
         .where('id', '=', keyId)
-        .where('environment_id', '=', environmentId)
+        .where('environment_id', '=', environment.id)
+        .where('revoked_at', 'is', null)
         .returningAll()
         .executeTakeFirst();
-      if (!revoked) throw new NotFound('API key', keyId);
-      await sql`SELECT pg_notify(${NOTIFY_CHANNEL}, ${revoked.key_hash.toString('hex')})`.execute(tx);
-      return revoked;
+      if (revoked) {
+        await recordAuditEvent(tx, {
+          ...audit,
+          accountId: environment.account_id,
+          action: 'api_key.revoked',
+          environmentId: environment.id,
+          target: { type: 'api_key', id: revoked.id },
+          data: { kind: revoked.kind, name: revoked.name, prefix: revoked.key_prefix },
+        });
+      }
+      const key = revoked ?? (await tx.selectFrom('api_keys').selectAll().where('id', '=', keyId).where('environment_id', '=', environment.id).executeTakeFirst());
+      if (!key) throw new NotFound('API key', keyId);
+      await sql`SELECT pg_notify(${NOTIFY_CHANNEL}, ${key.key_hash.toString('hex')})`.execute(tx);
+      return key;
     });
     this.cache.delete(row.key_hash.toString('hex'));
     return toView(row);

@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { HttpDeps } from '../http/app.ts';
+import { auditContextOf } from '../access/audit.ts';
 import { isBackwards, pageRequest, toPage } from '../http/pagination.ts';
 import { createApiKeys, listApiKeys } from './api-keys.ts';
 import { createEnvironment, getEnvironment, toEnvironmentView, updateEnvironmentSettings } from './service.ts';
@@ -47,7 +48,7 @@ export function environmentRoutes(deps: HttpDeps): FastifyPluginAsync {
         response: { 201: Type.Intersect([Environment, Type.Object({ api_keys: Type.Array(ApiKey) })]) },
       },
     }, async (request, reply) => {
-      const { environment, apiKeys } = await createEnvironment(db, accountId, request.body);
+      const { environment, apiKeys } = await createEnvironment(db, accountId, request.body, auditContextOf(request));
       return reply.status(201).send({ ...toEnvironmentView(environment), api_keys: apiKeys });
     });
 
@@ -60,7 +61,7 @@ export function environmentRoutes(deps: HttpDeps): FastifyPluginAsync {
         body: UpdateEnvironmentBody,
         response: { 200: Environment },
       },
-    }, async (request) => toEnvironmentView(await updateEnvironmentSettings(db, accountId, request.params.environment_slug, request.body)));
+    }, async (request) => toEnvironmentView(await updateEnvironmentSettings(db, accountId, request.params.environment_slug, request.body, auditContextOf(request))));
 
     app.get('/environments/:environment_slug/api_keys', {
       schema: {
@@ -87,7 +88,7 @@ export function environmentRoutes(deps: HttpDeps): FastifyPluginAsync {
     }, async (request, reply) => {
       const environment = await getEnvironment(db, accountId, request.params.environment_slug);
       const kinds = request.body?.kind ? [request.body.kind] : (['public', 'secret'] as const);
-      const entries = await createApiKeys(db, environment, [...kinds], request.body?.name ?? null);
+      const entries = await db.transaction().execute((tx) => createApiKeys(tx, environment, [...kinds], request.body?.name ?? null, auditContextOf(request)));
       return reply.status(201).send({ entries });
     });
 
@@ -101,7 +102,7 @@ export function environmentRoutes(deps: HttpDeps): FastifyPluginAsync {
       },
     }, async (request) => {
       const environment = await getEnvironment(db, accountId, request.params.environment_slug);
-      return deps.keys.revoke(environment.id, request.params.id);
+      return deps.keys.revoke(environment, request.params.id, auditContextOf(request));
     });
   };
 }

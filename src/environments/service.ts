@@ -1,4 +1,5 @@
 import type { Db } from '../db/database.ts';
+import { recordAuditEvent, recordAuditEvents, type AuditContext, type AuditEvent } from '../access/audit.ts';
 import type { EnvironmentRow } from '../db/schema.ts';
 import { Conflict, Invalid, NotFound } from '../errors.ts';
 import { createApiKeys, type CreatedApiKey } from './api-keys.ts';
@@ -69,6 +70,7 @@ export async function createEnvironment(
   db: Db,
   accountId: string,
   input: CreateEnvironmentInput,
+  audit: AuditContext,
 ): Promise<{ environment: EnvironmentRow; apiKeys: CreatedApiKey[] }> {
   if (!SLUG.test(input.slug)) throw Invalid.field('slug', 'must be lowercase letters, digits, "-" or "_" (at most 63)');
   return db.transaction().execute(async (tx) => {
@@ -90,8 +92,16 @@ export async function createEnvironment(
       label_color: input.label_color ?? null,
       ...defaultDataControls(input.slug),
     });
-    const apiKeys = await createApiKeys(tx, environment, ['public', 'secret']);
-    await seedEnvironment(tx, accountId, environment, after);
+    const seeded = await seedEnvironment(tx, accountId, environment, after);
+    await recordAuditEvent(tx, {
+      ...audit,
+      accountId,
+      action: 'environment.created',
+      environmentId: environment.id,
+      target: { type: 'environment', id: environment.slug },
+      data: { name: environment.name, order: position, insert_after: after.slug, seeded_resources: seeded },
+    });
+    const apiKeys = await createApiKeys(tx, environment, ['public', 'secret'], null, audit);
     return { environment, apiKeys };
   });
 }
@@ -103,8 +113,41 @@ export interface EnvironmentSettings {
   hide_message_content?: boolean;
 }
 
-/** Changes an environment's name, colour or data controls. */
-export async function updateEnvironmentSettings(db: Db, accountId: string, slug: string, settings: EnvironmentSettings): Promise<EnvironmentRow> {
-  const environment = await getEnvironment(db, accountId, slug);
-  return store.updateEnvironment(db, environment.id, settings);
+/** Settings audited as `environment.settings_changed`, and data controls (obfuscation), audited on their own. */
+const GENERAL_SETTINGS = ['name', 'label_color'] as const;
+const DATA_CONTROLS = ['hide_pii_data', 'hide_message_content'] as const;
+
+/** One audit event per group of settings that really changed, with the values before and after. */
+function settingsChanges(before: EnvironmentRow, after: EnvironmentRow, audit: AuditContext): AuditEvent[] {
+  const groups = [
+    { action: 'environment.settings_changed', keys: GENERAL_SETTINGS },
+    { action: 'environment.data_controls_changed', keys: DATA_CONTROLS },
+  ] as const;
+  return groups.flatMap(({ action, keys }) => {
+    const changed = keys.filter((key) => before[key] !== after[key]);
+    if (changed.length === 0) return [];
+    return [{
+      ...audit,
+      accountId: after.account_id,
+      action,
+      environmentId: after.id,
+      target: { type: 'environment', id: after.slug },
+      data: {
+        before: Object.fromEntries(changed.map((key) => [key, before[key]])),
+        after: Object.fromEntries(changed.map((key) => [key, after[key]])),
+      },
+    }];
+  });
+}
+
+/** Changes an environment's name, colour or data controls, audited in the same transaction. */
+export async function updateEnvironmentSettings(db: Db, accountId: string, slug: string, settings: EnvironmentSettings, audit: AuditContext): Promise<EnvironmentRow> {
+  return db.transaction().execute(async (tx) => {
+    // Locked, so the "before" values audited are the ones this change replaced.
+    const before = await store.findEnvironmentBySlug(tx, accountId, slug, { forUpdate: true });
+    if (!before) throw new NotFound('Environment', slug);
+    const after = await store.updateEnvironment(tx, before.id, settings);
+    await recordAuditEvents(tx, settingsChanges(before, after, audit));
+    return after;
+  });
 }

@@ -14,14 +14,15 @@ export function listEnvironments(db: Tx, accountId: string): Promise<Environment
     .execute();
 }
 
-export function findEnvironmentBySlug(db: Tx, accountId: string, slug: string): Promise<EnvironmentRow | undefined> {
-  return db
+/** An environment by slug; `forUpdate` locks its row until the transaction ends. */
+export function findEnvironmentBySlug(db: Tx, accountId: string, slug: string, options: { forUpdate?: boolean } = {}): Promise<EnvironmentRow | undefined> {
+  const query = db
     .selectFrom('environments')
     .selectAll()
     .where('account_id', '=', accountId)
     .where('slug', '=', slug)
-    .where('deleted_at', 'is', null)
-    .executeTakeFirst();
+    .where('deleted_at', 'is', null);
+  return (options.forUpdate ? query.forUpdate() : query).executeTakeFirst();
 }
 
 export function findEnvironmentById(db: Tx, id: string): Promise<EnvironmentRow | undefined> {

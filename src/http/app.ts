@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import AjvCompiler, { type ValidatorFactory } from '@fastify/ajv-compiler';
@@ -9,6 +10,8 @@ import type { IdentifyCommitter } from '../recipients/users/identify-batch.ts';
 import { Invalid, type FieldError } from '../errors.ts';
 import { handleClientError, handleError, handleNotFound } from './errors.ts';
 import { apiKeyHook, serviceTokenHook } from './auth.ts';
+import { rateLimitHook, type RateLimitOptions } from './rate-limits.ts';
+import { authorizeHook } from '../access/route-permissions.ts';
 import { loggerOptions } from './logging.ts';
 import { dataApiRoutes, managementApiRoutes } from './routes.ts';
 
@@ -27,6 +30,8 @@ export interface AppOptions {
   logLevel?: string;
   /** A pino destination stream (tests capture logs with it). */
   logStream?: NodeJS.WritableStream;
+  /** Data-API rate limits per API key and tier; absent: none. */
+  rateLimits?: RateLimitOptions;
 }
 
 /** Trigger payloads may carry up to 10 MB of data (Knock's limit). */
@@ -152,6 +157,8 @@ export function buildApp(deps: HttpDeps, options: AppOptions = {}): FastifyInsta
     // One access line per request (onResponse below) instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
+    // Request ids are unique across processes and restarts (they appear in the audit log).
+    genReqId: () => randomUUID(),
     // Errors raised before routing (malformed percent-encoding, …) and malformed HTTP get Knock's error shape too.
     // They bypass the onResponse hook, so their access line is written here.
     frameworkErrors: (error, request, reply) => {
@@ -188,12 +195,15 @@ export function buildApp(deps: HttpDeps, options: AppOptions = {}): FastifyInsta
   app.register(
     documented('Herald data API (Knock-compatible)', '/v1/openapi.json', async (api) => {
       api.addHook('onRequest', apiKeyHook(deps.keys));
+      if (options.rateLimits) api.addHook('onRequest', rateLimitHook(options.rateLimits));
       await api.register(dataApiRoutes(deps), { prefix: '/v1' });
     }),
   );
   app.register(
     documented('Herald management API (Knock mgmt-compatible)', '/mgmt/v1/openapi.json', async (api) => {
       api.addHook('onRequest', serviceTokenHook(deps.db));
+      // After validation, so the environment a route acts in can be read from its parameters.
+      api.addHook('preHandler', authorizeHook(deps.db, deps.accountId));
       // The Knock CLI's `commit promote --only` sends an empty form-encoded PUT.
       api.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
         done(null, body ? qs.parse(body as string, { depth: 4 }) : undefined);

@@ -1,12 +1,15 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { HttpDeps } from './app.ts';
 import { accessRoutes } from '../access/routes.ts';
+import { auditRoutes } from '../access/audit-routes.ts';
+import { accountRoutes, serviceTokenRoutes } from '../access/token-routes.ts';
 import { environmentRoutes } from '../environments/routes.ts';
 import { userRoutes } from '../recipients/users/routes.ts';
 import { preferenceRoutes } from '../recipients/preferences/routes.ts';
 import { channelDataRoutes } from '../recipients/channel-data/routes.ts';
 import { tenantRoutes } from '../recipients/tenants/routes.ts';
 import { versioningRoutes } from '../versioning/routes.ts';
+import { userViewRoutes } from '../recipients/users/mgmt-routes.ts';
 
 /** Every feature's data API routes (mounted under /v1, API key auth). */
 export function dataApiRoutes(deps: HttpDeps): FastifyPluginAsync {
@@ -22,7 +25,11 @@ export function dataApiRoutes(deps: HttpDeps): FastifyPluginAsync {
 export function managementApiRoutes(deps: HttpDeps): FastifyPluginAsync {
   return async (app) => {
     await app.register(accessRoutes(deps));
+    await app.register(accountRoutes(deps));
+    await app.register(serviceTokenRoutes(deps));
     await app.register(environmentRoutes(deps));
     await app.register(versioningRoutes(deps));
+    await app.register(userViewRoutes(deps));
+    await app.register(auditRoutes(deps));
   };
 }

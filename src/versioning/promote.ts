@@ -1,7 +1,8 @@
 import type { Db } from '../db/database.ts';
 import { Conflict, Invalid, NotFound } from '../errors.ts';
 import { listEnvironments } from '../environments/store.ts';
-import type { Author } from './author.ts';
+import { recordAuditEvents, type AuditContext } from '../access/audit.ts';
+import type { CommitRow, EnvironmentRow } from '../db/schema.ts';
 import { describePlan, type PlanResult } from './plan.ts';
 import type { ResourceType } from './resource-kind.ts';
 import * as store from './store.ts';
@@ -15,7 +16,7 @@ export async function promoteAll(
   db: Db,
   accountId: string,
   toSlug: string,
-  author: Author,
+  audit: AuditContext,
   options: { types?: ResourceType[]; key?: string; dryRun: boolean },
 ): Promise<PlanResult> {
   return db.transaction().execute(async (tx) => {
@@ -38,12 +39,29 @@ export async function promoteAll(
       message: commit.commit_message,
     }));
     if (options.dryRun) return { dry_run: true, changes: await describePlan(tx, environments, planned) };
-    return { dry_run: false, commits: await store.applyCommits(tx, accountId, author, planned) };
+    return { dry_run: false, commits: await applyPromotions(tx, accountId, audit, source, planned) };
   });
 }
 
+/** Applies planned promotions from `source`, with one `commit.promoted` audit event per commit promoted. */
+async function applyPromotions(tx: Db, accountId: string, audit: AuditContext, source: EnvironmentRow, planned: store.PlannedCommit[]): Promise<CommitRow[]> {
+  const commits = await store.applyCommits(tx, accountId, audit.actor, planned);
+  await recordAuditEvents(
+    tx,
+    commits.map((commit) => ({
+      ...audit,
+      accountId,
+      action: 'commit.promoted',
+      environmentId: commit.environment_id,
+      target: { type: 'commit', id: commit.source_commit_id },
+      data: { commit_id: commit.id, from_environment: source.slug, resource: { type: commit.resource_type, identifier: commit.resource_key } },
+    })),
+  );
+  return commits;
+}
+
 /** Promote one commit to the next environment only (and with it any older waiting commits of that resource). */
-export async function promoteOne(db: Db, accountId: string, commitId: string, author: Author, options: { dryRun: boolean }): Promise<PlanResult> {
+export async function promoteOne(db: Db, accountId: string, commitId: string, audit: AuditContext, options: { dryRun: boolean }): Promise<PlanResult> {
   return db.transaction().execute(async (tx) => {
     await store.lockVersioning(tx, accountId);
     const commit = await store.findCommit(tx, commitId);
@@ -68,6 +86,6 @@ export async function promoteOne(db: Db, accountId: string, commitId: string, au
       message: commit.commit_message,
     }];
     if (options.dryRun) return { dry_run: true, changes: await describePlan(tx, environments, planned) };
-    return { dry_run: false, commits: await store.applyCommits(tx, accountId, author, planned) };
+    return { dry_run: false, commits: await applyPromotions(tx, accountId, audit, environments[index], planned) };
   });
 }

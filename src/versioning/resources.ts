@@ -2,7 +2,7 @@ import type { Db } from '../db/database.ts';
 import type { EnvironmentRow } from '../db/schema.ts';
 import { Forbidden, Invalid, NotFound } from '../errors.ts';
 import { findEnvironmentBySlug, listEnvironments } from '../environments/store.ts';
-import type { Author } from './author.ts';
+import { recordAuditEvent, type AuditContext } from '../access/audit.ts';
 import { commitChanges } from './commit.ts';
 import { contentSha } from './content-hash.ts';
 import type { Content, ResourceKind, ResourceMeta } from './resource-kind.ts';
@@ -98,7 +98,8 @@ export interface UpsertOptions {
   commitMessage?: string;
   /** With `commit`: make a new version even when the content equals the committed one. */
   allowEmpty?: boolean;
-  author: Author;
+  /** Who saves (the commit author) and in which request. */
+  audit: AuditContext;
 }
 
 /**
@@ -123,7 +124,7 @@ export async function upsertResource(db: Db, accountId: string, kind: ResourceKi
     // Pushing unchanged content with commit=true is a no-op, not an error: the Knock CLI's
     // `push --all --commit` sends every resource, changed or not.
     if (options.commit && (!unchanged || options.allowEmpty)) {
-      await commitChanges(tx, accountId, environment, options.author, { types: [kind.type], key, message: options.commitMessage ?? '', allowEmpty: options.allowEmpty ?? false });
+      await commitChanges(tx, accountId, environment, options.audit, { types: [kind.type], key, message: options.commitMessage ?? '', allowEmpty: options.allowEmpty ?? false });
     }
     const saved = (await store.findHeldResource(tx, environment.id, ref))!;
     return presentHeld(kind, saved, environment, false)!;
@@ -162,12 +163,25 @@ export async function listResources(
   return { rows, present: (held: store.HeldResource) => presentHeld(kind, held, environment, hideUncommitted)! };
 }
 
-/** Turns a workflow on or off in one environment (a kill switch: not versioned). */
-export async function setResourceActive(db: Db, accountId: string, kind: ResourceKind, key: string, environmentSlug: string, active: boolean) {
-  const environment = await environmentBySlug(db, accountId, environmentSlug);
-  const ref = { type: kind.type, key };
-  const held = await store.findHeldResource(db, environment.id, ref);
-  if (!held || !visibleContent(held, false)) throw new NotFound(kind.type.replace('_', ' '), key);
-  await store.setActive(db, environment.id, ref, active);
-  return presentHeld(kind, { ...held, active }, environment, false)!;
+/** Turns a workflow on or off in one environment (a kill switch: not versioned); a change is audited. */
+export async function setResourceActive(db: Db, accountId: string, kind: ResourceKind, key: string, environmentSlug: string, active: boolean, audit: AuditContext) {
+  return db.transaction().execute(async (tx) => {
+    const environment = await environmentBySlug(tx, accountId, environmentSlug);
+    const ref = { type: kind.type, key };
+    // Locked, so the state audited as "before" is the one this change replaced.
+    const held = await store.findHeldResource(tx, environment.id, ref, { forUpdate: true });
+    if (!held || !visibleContent(held, false)) throw new NotFound(kind.type.replace('_', ' '), key);
+    await store.setActive(tx, environment.id, ref, active);
+    if (held.active !== active) {
+      await recordAuditEvent(tx, {
+        ...audit,
+        accountId,
+        action: 'workflow.activation_changed',
+        environmentId: environment.id,
+        target: { type: kind.type, id: key },
+        data: { before: { active: held.active }, after: { active } },
+      });
+    }
+    return presentHeld(kind, { ...held, active }, environment, false)!;
+  });
 }

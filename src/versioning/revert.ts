@@ -1,7 +1,7 @@
 import type { Db } from '../db/database.ts';
 import { Invalid, NotFound } from '../errors.ts';
 import { listEnvironments } from '../environments/store.ts';
-import type { Author } from './author.ts';
+import { recordAuditEvent, type AuditContext } from '../access/audit.ts';
 import { describePlan, type PlanResult } from './plan.ts';
 import type { ResourceType } from './resource-kind.ts';
 import * as store from './store.ts';
@@ -10,7 +10,7 @@ import * as store from './store.ts';
  * Revert (Knock's "Revert commit"): a new commit in the same environment that restores
  * the resource to its version before `commitId`, dropping its working copy there.
  */
-export async function revertCommit(db: Db, accountId: string, commitId: string, author: Author, options: { dryRun: boolean }): Promise<PlanResult> {
+export async function revertCommit(db: Db, accountId: string, commitId: string, audit: AuditContext, options: { dryRun: boolean }): Promise<PlanResult> {
   return db.transaction().execute(async (tx) => {
     await store.lockVersioning(tx, accountId);
     const commit = await store.findCommit(tx, commitId);
@@ -31,6 +31,15 @@ export async function revertCommit(db: Db, accountId: string, commitId: string, 
       message: `Revert "${commit.commit_message}"`,
     }];
     if (options.dryRun) return { dry_run: true, changes: await describePlan(tx, environments, planned) };
-    return { dry_run: false, commits: await store.applyCommits(tx, accountId, author, planned) };
+    const commits = await store.applyCommits(tx, accountId, audit.actor, planned);
+    await recordAuditEvent(tx, {
+      ...audit,
+      accountId,
+      action: 'commit.reverted',
+      environmentId: commit.environment_id,
+      target: { type: 'commit', id: commit.id },
+      data: { commit_id: commits[0].id, resource: { type: ref.type, identifier: ref.key } },
+    });
+    return { dry_run: false, commits };
   });
 }

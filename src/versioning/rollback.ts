@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
 import { Invalid, NotFound } from '../errors.ts';
 import { listEnvironments } from '../environments/store.ts';
-import type { Author } from './author.ts';
+import { recordAuditEvent, type AuditContext } from '../access/audit.ts';
 import { describePlan, type PlannedChange } from './plan.ts';
 import type { ResourceType } from './resource-kind.ts';
 import * as store from './store.ts';
@@ -28,7 +28,7 @@ export async function rollbackEnvironment(
   accountId: string,
   environmentSlug: string,
   toCommitId: string,
-  author: Author,
+  audit: AuditContext,
   options: { types?: ResourceType[]; key?: string; dryRun: boolean },
 ): Promise<RollbackResult> {
   return db.transaction().execute(async (tx) => {
@@ -87,7 +87,24 @@ export async function rollbackEnvironment(
     // Diffs are for previews; a real rollback answers fast with the list of resources.
     const changes = await describePlan(tx, environments, planned, options.dryRun);
     if (options.dryRun) return { dry_run: true, changes, commits: [], unchanged_newer: unchangedNewer };
-    const commits = await store.applyCommits(tx, accountId, author, planned);
+    const commits = await store.applyCommits(tx, accountId, audit.actor, planned);
+    // Like every audit event, it records a change: a rollback that restores nothing records nothing.
+    if (commits.length > 0) {
+      await recordAuditEvent(tx, {
+        ...audit,
+        accountId,
+        action: 'environment.rolled_back',
+        environmentId: environment.id,
+        target: { type: 'environment', id: environment.slug },
+        data: {
+          to_commit: target.id,
+          ...(options.types?.length ? { resource_type: options.types } : {}),
+          ...(options.key ? { resource_id: options.key } : {}),
+          restored: commits.length,
+          commit_ids: commits.map((c) => c.id),
+        },
+      });
+    }
     return { dry_run: false, changes, commits, unchanged_newer: unchangedNewer };
   });
 }

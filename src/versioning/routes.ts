@@ -7,7 +7,7 @@ import { Invalid } from '../errors.ts';
 import { RESOURCE_KINDS } from '../workflows/kinds.ts';
 import { translationKey } from '../workflows/translation.ts';
 import { annotate, stripLocalFileReferences } from './annotations.ts';
-import { authorOf } from './author.ts';
+import { auditContextOf } from '../access/audit.ts';
 import { commitDiff, getCommit, listCommits, presentCommit, environmentSlugs } from './commits-view.ts';
 import { commitChanges } from './commit.ts';
 import { contentSha } from './content-hash.ts';
@@ -162,7 +162,7 @@ function resourceRoutes(deps: HttpDeps, kind: ResourceKind): FastifyPluginAsync 
         commit: q.commit ?? false,
         commitMessage: q.commit_message,
         allowEmpty: q.allow_empty ?? false,
-        author: authorOf(request.principal),
+        audit: auditContextOf(request),
       });
       return { [kind.wrapper]: present(resource, q.annotate) };
     });
@@ -190,7 +190,7 @@ function resourceRoutes(deps: HttpDeps, kind: ResourceKind): FastifyPluginAsync 
       }, async (request) => {
         const status = request.body?.status ?? request.query.status;
         if (status === undefined) throw Invalid.field('status', 'is required (true or false)');
-        const resource = await setResourceActive(db, accountId, kind, keyOf(request.params), request.query.environment ?? 'development', status);
+        const resource = await setResourceActive(db, accountId, kind, keyOf(request.params), request.query.environment ?? 'development', status, auditContextOf(request));
         return { [kind.wrapper]: resource };
       });
     }
@@ -257,7 +257,7 @@ function commitRoutes(deps: HttpDeps): FastifyPluginAsync {
       const commits = await db.transaction().execute(async (tx) => {
         await store.lockVersioning(tx, accountId);
         const environment = await environmentBySlug(tx, accountId, q.environment ?? 'development');
-        return commitChanges(tx, accountId, environment, authorOf(request.principal), {
+        return commitChanges(tx, accountId, environment, auditContextOf(request), {
           types: resourceTypes(q.resource_type),
           key: q.resource_id,
           message: q.commit_message ?? '',
@@ -276,7 +276,7 @@ function commitRoutes(deps: HttpDeps): FastifyPluginAsync {
       },
     }, async (request) => {
       const q = request.query;
-      const result = await promoteAll(db, accountId, q.to_environment, authorOf(request.principal), { types: resourceTypes(q.resource_type), key: q.resource_id, dryRun: q.dry_run ?? false });
+      const result = await promoteAll(db, accountId, q.to_environment, auditContextOf(request), { types: resourceTypes(q.resource_type), key: q.resource_id, dryRun: q.dry_run ?? false });
       return planResponse(result, await environmentSlugs(db, accountId));
     });
 
@@ -284,7 +284,7 @@ function commitRoutes(deps: HttpDeps): FastifyPluginAsync {
       schema: { tags, summary: 'Promote one commit to the next environment', params: CommitParams, querystring: Type.Object({ dry_run: Bool }) },
     }, async (request, reply) => {
       noRetry(reply);
-      const result = await promoteOne(db, accountId, request.params.id, authorOf(request.principal), { dryRun: request.query.dry_run ?? false });
+      const result = await promoteOne(db, accountId, request.params.id, auditContextOf(request), { dryRun: request.query.dry_run ?? false });
       return singleCommitResponse(result);
     });
 
@@ -296,7 +296,7 @@ function commitRoutes(deps: HttpDeps): FastifyPluginAsync {
         querystring: Type.Object({ dry_run: Bool }),
       },
     }, async (request) => {
-      const result = await revertCommit(db, accountId, request.params.id, authorOf(request.principal), { dryRun: request.query.dry_run ?? false });
+      const result = await revertCommit(db, accountId, request.params.id, auditContextOf(request), { dryRun: request.query.dry_run ?? false });
       return singleCommitResponse(result);
     });
 
@@ -310,7 +310,7 @@ function commitRoutes(deps: HttpDeps): FastifyPluginAsync {
       },
     }, async (request) => {
       const q = request.query;
-      const result = await rollbackEnvironment(db, accountId, request.params.environment_slug, q.to_commit, authorOf(request.principal), {
+      const result = await rollbackEnvironment(db, accountId, request.params.environment_slug, q.to_commit, auditContextOf(request), {
         types: resourceTypes(q.resource_type),
         key: q.resource_id,
         dryRun: q.dry_run ?? false,

@@ -33,12 +33,13 @@ function heldResources(tx: Tx) {
     .select(['v.content as committed_content', 'v.sha as committed_sha']);
 }
 
-export async function findHeldResource(tx: Tx, environmentId: string, ref: ResourceRef): Promise<HeldResource | undefined> {
-  const row = await heldResources(tx)
+/** A resource as an environment holds it; `forUpdate` locks its row until the transaction ends. */
+export async function findHeldResource(tx: Tx, environmentId: string, ref: ResourceRef, options: { forUpdate?: boolean } = {}): Promise<HeldResource | undefined> {
+  const query = heldResources(tx)
     .where('er.environment_id', '=', environmentId)
     .where('er.resource_type', '=', ref.type)
-    .where('er.resource_key', '=', ref.key)
-    .executeTakeFirst();
+    .where('er.resource_key', '=', ref.key);
+  const row = await (options.forUpdate ? query.forUpdate('er') : query).executeTakeFirst();
   return row as HeldResource | undefined;
 }
 

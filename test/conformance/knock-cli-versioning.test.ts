@@ -471,12 +471,16 @@ describe('knock CLI: versioned content on Herald', () => {
     };
     for (const value of Object.values(before)) expect(value.working).toBe(value.committed);
 
-    const pushed = await Promise.all([
-      knockOk(['workflow', 'push', '--all', '--workflows-dir', 'pulled/workflows', '--force']),
-      knockOk(['layout', 'push', '--all', '--layouts-dir', 'pulled/layouts']),
-      knockOk(['partial', 'push', '--all', '--partials-dir', 'pulled/partials']),
-      knockOk(['translation', 'push', '--all', '--translations-dir', 'pulled/translations']),
-    ]);
+    // One CLI at a time: four at once on a loaded 2-core machine can run past the CLI timeout.
+    const pushed: string[] = [];
+    for (const args of [
+      ['workflow', 'push', '--all', '--workflows-dir', 'pulled/workflows', '--force'],
+      ['layout', 'push', '--all', '--layouts-dir', 'pulled/layouts'],
+      ['partial', 'push', '--all', '--partials-dir', 'pulled/partials'],
+      ['translation', 'push', '--all', '--translations-dir', 'pulled/translations'],
+    ]) {
+      pushed.push(await knockOk(args));
+    }
     expect(pushed[0]).toContain('Successfully pushed 2 workflow(s) to `development` environment');
     expect(pushed[3]).toContain('Successfully pushed 2 translation(s) to `development` environment');
 

@@ -35,8 +35,13 @@ type Slug = (typeof SLUGS)[number];
  * account-level configuration, not recipient data; it moves between environments by
  * promotion and rollback, which read one environment and write another in a single
  * transaction, and the management API shows every environment's history.
+ *
+ * `audit_events`: the audit log is account-level — read across environments by owners
+ * and admins through /mgmt, never through the data API; its `environment_id` only says
+ * where an action happened (null for account-level actions). The app role may only
+ * SELECT and INSERT it.
  */
-const ACCOUNT_LEVEL_TABLES_WITH_ENVIRONMENT_ID = ['api_keys', 'environment_resources', 'commits'];
+const ACCOUNT_LEVEL_TABLES_WITH_ENVIRONMENT_ID = ['api_keys', 'environment_resources', 'commits', 'audit_events'];
 
 let herald: TestHerald;
 /** Superuser connection: bypasses RLS, so it is the ground truth of what is stored. */

@@ -37,7 +37,7 @@ export interface TestHerald extends Herald {
   request(method: string, path: string, options?: { token?: string; body?: unknown; headers?: Record<string, string> }): Promise<LightMyRequestResponse>;
 }
 
-/** Starts a Herald on its own fresh database, listening on a free port. */
+/** Starts a Herald on its own fresh database, listening on a free port; rate limits are off unless `env` sets HERALD_RATE_LIMITS. */
 export async function startTestHerald(env: Record<string, string> = {}): Promise<TestHerald> {
   const databaseUrl = await createTestDatabase();
   const logs: string[] = [];
@@ -47,7 +47,7 @@ export async function startTestHerald(env: Record<string, string> = {}): Promise
       done();
     },
   });
-  const config = loadConfig({ DATABASE_URL: databaseUrl, PORT: '0', HERALD_DB_POOL_SIZE: '5', ...env });
+  const config = loadConfig({ DATABASE_URL: databaseUrl, PORT: '0', HERALD_DB_POOL_SIZE: '5', HERALD_RATE_LIMITS: 'off', ...env });
   const herald = await startHerald(config, { logStream, print: () => {} });
   if (!herald.secrets || !herald.url) throw new Error('test Herald did not bootstrap');
   return {

@@ -1,0 +1,122 @@
+import type { FastifyRequest } from 'fastify';
+import type { Db } from '../db/database.ts';
+import { Forbidden } from '../errors.ts';
+import { findEnvironmentBySlug, findEnvironmentById, listEnvironments } from '../environments/store.ts';
+import { RESOURCE_KINDS } from '../workflows/kinds.ts';
+import { decide, type Capability, type EnvironmentRef } from './permissions.ts';
+
+/** Where a route's environment comes from. */
+type EnvironmentSource =
+  | 'none' // account-level
+  | 'param' // :environment_slug
+  | 'query' // ?environment= (default development)
+  | 'query_optional' // ?environment= if given; environment-limited callers must give one
+  | 'to_environment' // ?to_environment=
+  | 'commit' // the environment of commit :id
+  | 'commit_next'; // the environment commit :id would be promoted into
+
+export interface RoutePermission {
+  capability: Capability;
+  environment: EnvironmentSource;
+}
+
+const M = '/mgmt/v1';
+
+function contentRoutes(): Record<string, RoutePermission> {
+  const table: Record<string, RoutePermission> = {};
+  for (const kind of Object.values(RESOURCE_KINDS)) {
+    const key = kind.type === 'translation' ? ':locale_code' : `:${kind.wrapper}_key`;
+    const base = `${M}/${kind.collection}`;
+    table[`GET ${base}`] = { capability: 'content.read', environment: 'query' };
+    table[`GET ${base}/${key}`] = { capability: 'content.read', environment: 'query' };
+    table[`PUT ${base}/${key}`] = { capability: 'content.manage', environment: 'query' };
+    table[`PUT ${base}/${key}/validate`] = { capability: 'content.read', environment: 'query' };
+    if (kind.type === 'workflow') table[`PUT ${base}/${key}/activate`] = { capability: 'content.manage', environment: 'query' };
+  }
+  return table;
+}
+
+/**
+ * Every management route and the capability it needs, with where its environment comes
+ * from. A route missing here is refused (and fails the permission-matrix test).
+ */
+export const ROUTE_PERMISSIONS: Record<string, RoutePermission> = {
+  [`GET ${M}/whoami`]: { capability: 'account.read', environment: 'none' },
+  [`GET ${M}/account`]: { capability: 'account.read', environment: 'none' },
+  [`PATCH ${M}/account`]: { capability: 'account.manage', environment: 'none' },
+  [`GET ${M}/environments`]: { capability: 'account.read', environment: 'none' },
+  [`GET ${M}/environments/:environment_slug`]: { capability: 'account.read', environment: 'param' },
+  [`POST ${M}/environments`]: { capability: 'environments.manage', environment: 'none' },
+  [`PATCH ${M}/environments/:environment_slug`]: { capability: 'environments.manage', environment: 'param' },
+  [`GET ${M}/environments/:environment_slug/api_keys`]: { capability: 'api_keys.read', environment: 'param' },
+  [`POST ${M}/environments/:environment_slug/api_keys`]: { capability: 'secrets.manage', environment: 'param' },
+  [`DELETE ${M}/environments/:environment_slug/api_keys/:id`]: { capability: 'secrets.manage', environment: 'param' },
+  [`GET ${M}/service_tokens`]: { capability: 'service_tokens.manage', environment: 'none' },
+  [`POST ${M}/service_tokens`]: { capability: 'service_tokens.manage', environment: 'none' },
+  [`DELETE ${M}/service_tokens/:id`]: { capability: 'service_tokens.manage', environment: 'none' },
+  [`GET ${M}/audit_events`]: { capability: 'audit.read', environment: 'none' },
+  [`GET ${M}/environments/:environment_slug/users`]: { capability: 'data.read', environment: 'param' },
+  [`GET ${M}/environments/:environment_slug/users/:user_id`]: { capability: 'data.read', environment: 'param' },
+  [`POST ${M}/environments/:environment_slug/users/:user_id/reveal`]: { capability: 'data.reveal', environment: 'param' },
+  ...contentRoutes(),
+  [`GET ${M}/commits`]: { capability: 'content.read', environment: 'query_optional' },
+  [`GET ${M}/commits/:id`]: { capability: 'content.read', environment: 'commit' },
+  [`GET ${M}/commits/:id/diff`]: { capability: 'content.read', environment: 'commit' },
+  [`PUT ${M}/commits`]: { capability: 'release.manage', environment: 'query' },
+  [`PUT ${M}/commits/promote`]: { capability: 'release.manage', environment: 'to_environment' },
+  [`PUT ${M}/commits/:id/promote`]: { capability: 'release.manage', environment: 'commit_next' },
+  [`PUT ${M}/commits/:id/revert`]: { capability: 'release.manage', environment: 'commit' },
+  [`PUT ${M}/environments/:environment_slug/rollback`]: { capability: 'release.manage', environment: 'param' },
+};
+
+/** The table key of a request's route: method and route pattern. */
+export function routeKey(request: FastifyRequest): string {
+  return `${request.method} ${request.routeOptions.url ?? ''}`;
+}
+
+type Params = Record<string, string | undefined>;
+
+async function resolveEnvironment(db: Db, accountId: string, source: EnvironmentSource, request: FastifyRequest): Promise<EnvironmentRef | 'all' | null | undefined> {
+  const params = (request.params ?? {}) as Params;
+  const query = (request.query ?? {}) as Params;
+  const bySlug = (slug: string) => findEnvironmentBySlug(db, accountId, slug);
+  switch (source) {
+    case 'none':
+      return null;
+    case 'param':
+      return bySlug(params.environment_slug ?? '');
+    case 'query':
+      return bySlug(query.environment ?? 'development');
+    case 'query_optional':
+      return query.environment === undefined ? 'all' : bySlug(query.environment);
+    case 'to_environment':
+      return bySlug(query.to_environment ?? '');
+    case 'commit':
+    case 'commit_next': {
+      const commit = await db.selectFrom('commits').select('environment_id').where('id', '=', params.id ?? '').executeTakeFirst();
+      if (!commit) return undefined;
+      if (source === 'commit') return findEnvironmentById(db, commit.environment_id);
+      const environments = await listEnvironments(db, accountId);
+      const index = environments.findIndex((e) => e.id === commit.environment_id);
+      return environments[index + 1] ?? environments[index];
+    }
+  }
+}
+
+/**
+ * preHandler for the management API: looks up the route's capability and environment
+ * and refuses (403, naming what is missing) unless the principal holds it there.
+ * Environments or commits that do not exist are left to the route (404).
+ */
+export function authorizeHook(db: Db, accountId: string) {
+  return async (request: FastifyRequest): Promise<void> => {
+    const rule = ROUTE_PERMISSIONS[routeKey(request)];
+    if (!rule) throw new Forbidden(`No capability is declared for ${routeKey(request)}; refusing`, 'undeclared_route');
+    const environment = await resolveEnvironment(db, accountId, rule.environment, request);
+    if (environment === undefined) return;
+    const { principal } = request;
+    const account = await db.selectFrom('accounts').select('production_write_access').where('id', '=', accountId).executeTakeFirstOrThrow();
+    const decision = decide(principal, rule.capability, environment ?? undefined, { productionWriteAccess: account.production_write_access });
+    if (!decision.allowed) throw new Forbidden(`Missing permission "${decision.capability}": ${decision.reason}`, 'missing_permission');
+  };
+}
