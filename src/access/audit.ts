@@ -19,7 +19,9 @@ export const AUDIT_ACTIONS = [
   'member.invited',
   'member.role_changed',
   'member.removed',
+  'member.joined',
   'member.signed_in',
+  'member.signed_out',
   'commit.created',
   'commit.promoted',
   'commit.reverted',
@@ -38,9 +40,17 @@ export interface AuditContext {
   requestId: string | null;
 }
 
+/** Who a principal is in the audit log: a signed-in member names themself; a service token names the token. */
+export function actorOf(principal: Principal): Actor {
+  if (principal.type === 'member') {
+    return { kind: 'member', id: principal.memberId, email: principal.memberEmail ?? '', name: principal.memberName };
+  }
+  return authorOf(principal);
+}
+
 /** The audit context of a management request (its principal and request id). */
 export function auditContextOf(request: { principal: Principal; id: string }): AuditContext {
-  return { actor: authorOf(request.principal), requestId: request.id };
+  return { actor: actorOf(request.principal), requestId: request.id };
 }
 
 /** Changes Herald makes on its own (first start). */

@@ -54,6 +54,13 @@ export const ROUTE_PERMISSIONS: Record<string, RoutePermission> = {
   [`GET ${M}/service_tokens`]: { capability: 'service_tokens.manage', environment: 'none' },
   [`POST ${M}/service_tokens`]: { capability: 'service_tokens.manage', environment: 'none' },
   [`DELETE ${M}/service_tokens/:id`]: { capability: 'service_tokens.manage', environment: 'none' },
+  [`GET ${M}/members`]: { capability: 'members.manage', environment: 'none' },
+  [`GET ${M}/members/:id`]: { capability: 'members.manage', environment: 'none' },
+  [`POST ${M}/members`]: { capability: 'members.manage', environment: 'none' },
+  [`PATCH ${M}/members/:id`]: { capability: 'members.manage', environment: 'none' },
+  [`DELETE ${M}/members/:id`]: { capability: 'members.manage', environment: 'none' },
+  // Signing out needs only to be signed in.
+  [`DELETE ${M}/sessions/current`]: { capability: 'account.read', environment: 'none' },
   [`GET ${M}/audit_events`]: { capability: 'audit.read', environment: 'none' },
   [`GET ${M}/environments/:environment_slug/users`]: { capability: 'data.read', environment: 'param' },
   [`GET ${M}/environments/:environment_slug/users/:user_id`]: { capability: 'data.read', environment: 'param' },

@@ -35,8 +35,9 @@ export function accessRoutes(deps: HttpDeps): FastifyPluginAsync {
       return {
         account_name: account.name,
         account_slug: account.slug,
-        type: 'service_token',
-        service_token_name: request.principal.name,
+        // A signed-in member is a user context (Knock's `oauth_context`), not a token.
+        type: request.principal.type === 'member' ? 'oauth_context' : 'service_token',
+        service_token_name: request.principal.type === 'member' ? null : request.principal.name,
         user_id: member?.id ?? null,
         user_email: member?.email ?? null,
         user_name: member?.name ?? null,

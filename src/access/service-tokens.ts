@@ -4,11 +4,13 @@ import { generateSecret, hashSecret, secretPreview } from './secrets.ts';
 
 const TOKEN_PREFIX = 'hst_';
 
-/** Who is calling the management API. */
+/** Who is calling the management API: a service token, or a member's sign-in session. */
 export interface Principal {
-  type: 'service_token';
+  type: 'service_token' | 'member';
   accountId: string;
+  /** The service token's id, or the session's id for a member. */
   tokenId: string;
+  /** The token's name, or the member's name (their email if unnamed). */
   name: string;
   role: string;
   /** Environments the token may act in; null = every environment its role allows. */

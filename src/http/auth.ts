@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { ApiKeyAuthenticator, KeyIdentity } from '../environments/api-keys.ts';
 import { authenticateServiceToken, type Principal } from '../access/service-tokens.ts';
+import { authenticateSession, authenticateSessionCookie, SESSION_COOKIE, SESSION_PREFIX } from '../access/sessions.ts';
 import type { Db } from '../db/database.ts';
 import { Forbidden, Unauthorized } from '../errors.ts';
 
@@ -39,13 +40,20 @@ export function apiKeyHook(keys: ApiKeyAuthenticator) {
   };
 }
 
-/** onRequest hook for the management API: a service token. */
+/**
+ * onRequest hook for the management API: a bearer service token or sign-in session
+ * token, or else the session cookie (whose writes must carry the CSRF header).
+ */
 export function serviceTokenHook(db: Db) {
   return async (request: FastifyRequest): Promise<void> => {
     const token = bearerToken(request);
-    if (!token) throw new Unauthorized('Missing service token: send "Authorization: Bearer <token>"');
-    const principal = await authenticateServiceToken(db, token);
-    if (!principal) throw new Unauthorized('The service token is invalid or has been revoked');
+    const principal = token
+      ? await (token.startsWith(SESSION_PREFIX) ? authenticateSession(db, token) : authenticateServiceToken(db, token))
+      : await authenticateSessionCookie(db, request);
+    if (!principal) {
+      if (!token && !request.cookies?.[SESSION_COOKIE]) throw new Unauthorized('Missing service token: send "Authorization: Bearer <token>"');
+      throw new Unauthorized('The service token or session is invalid, expired or has been revoked');
+    }
     request.principal = principal;
   };
 }

