@@ -13,7 +13,8 @@ type EnvironmentSource =
   | 'query_optional' // ?environment= if given; environment-limited callers must give one
   | 'to_environment' // ?to_environment=
   | 'commit' // the environment of commit :id
-  | 'commit_next'; // the environment commit :id would be promoted into
+  | 'commit_next' // the environment commit :id would be promoted into
+  | 'promotion_request'; // the target environment of promotion request :id
 
 export interface RoutePermission {
   capability: Capability;
@@ -72,6 +73,9 @@ export const ROUTE_PERMISSIONS: Record<string, RoutePermission> = {
   [`PUT ${M}/commits`]: { capability: 'release.manage', environment: 'query' },
   [`PUT ${M}/commits/promote`]: { capability: 'release.manage', environment: 'to_environment' },
   [`PUT ${M}/commits/:id/promote`]: { capability: 'release.manage', environment: 'commit_next' },
+  [`GET ${M}/promotion_requests`]: { capability: 'content.read', environment: 'query_optional' },
+  [`POST ${M}/promotion_requests/:id/approve`]: { capability: 'release.manage', environment: 'promotion_request' },
+  [`POST ${M}/promotion_requests/:id/reject`]: { capability: 'release.manage', environment: 'promotion_request' },
   [`PUT ${M}/commits/:id/revert`]: { capability: 'release.manage', environment: 'commit' },
   [`PUT ${M}/environments/:environment_slug/rollback`]: { capability: 'release.manage', environment: 'param' },
 };
@@ -98,6 +102,10 @@ async function resolveEnvironment(db: Db, accountId: string, source: Environment
       return query.environment === undefined ? 'all' : bySlug(query.environment);
     case 'to_environment':
       return bySlug(query.to_environment ?? '');
+    case 'promotion_request': {
+      const pending = await db.selectFrom('promotion_requests').select('environment_id').where('id', '=', params.id ?? '').executeTakeFirst();
+      return pending ? findEnvironmentById(db, pending.environment_id) : undefined;
+    }
     case 'commit':
     case 'commit_next': {
       const commit = await db.selectFrom('commits').select('environment_id').where('id', '=', params.id ?? '').executeTakeFirst();

@@ -4,6 +4,7 @@ import * as foundation from './migrations/001_foundation.ts';
 import * as versioning from './migrations/002_versioning.ts';
 import * as audit from './migrations/003_audit.ts';
 import * as members from './migrations/004_members.ts';
+import * as promotionApproval from './migrations/005_promotion_approval.ts';
 
 /** Migrations in order; names sort lexically. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -11,6 +12,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '002_versioning': versioning,
   '003_audit': audit,
   '004_members': members,
+  '005_promotion_approval': promotionApproval,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -23,6 +23,7 @@ export interface EnvironmentsTable {
   label_color: string | null;
   hide_pii_data: Generated<boolean>;
   hide_message_content: Generated<boolean>;
+  require_promotion_approval: Generated<boolean>;
   last_commit_at: Date | null;
   created_at: Timestamp;
   updated_at: Timestamp;
@@ -201,6 +202,22 @@ export interface AuditEventsTable {
   created_at: Timestamp;
 }
 
+export interface PromotionRequestsTable {
+  id: Generated<string>;
+  account_id: string;
+  environment_id: string;
+  commit_id: string | null;
+  resource_types: string[] | null;
+  resource_key: string | null;
+  status: 'pending' | 'applied' | 'rejected';
+  requested_by_email: string;
+  requested_by_name: string | null;
+  decided_by_email: string | null;
+  decided_by_name: string | null;
+  created_at: Timestamp;
+  decided_at: Date | null;
+}
+
 /** Every table Herald's application role reads and writes. */
 export interface Database {
   accounts: AccountsTable;
@@ -218,6 +235,7 @@ export interface Database {
   resource_versions: ResourceVersionsTable;
   environment_resources: EnvironmentResourcesTable;
   commits: CommitsTable;
+  promotion_requests: PromotionRequestsTable;
   audit_events: AuditEventsTable;
 }
 

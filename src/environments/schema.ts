@@ -12,6 +12,7 @@ export const Environment = Type.Object(
     label_color: Nullable(Type.String()),
     hide_pii_data: Type.Boolean(),
     hide_message_content: Type.Boolean(),
+    require_promotion_approval: Type.Boolean({ description: 'Herald: promotions into this environment wait for approval by a second member.' }),
     last_commit_at: Nullable(Type.String({ format: 'date-time' })),
     created_at: Type.String({ format: 'date-time' }),
     updated_at: Type.String({ format: 'date-time' }),
@@ -38,6 +39,7 @@ export const UpdateEnvironmentBody = Type.Object(
     label_color: Type.Optional(Nullable(Type.String({ maxLength: 32 }))),
     hide_pii_data: Type.Optional(Type.Boolean()),
     hide_message_content: Type.Optional(Type.Boolean()),
+    require_promotion_approval: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false, minProperties: 1 },
 );

@@ -15,6 +15,7 @@ export interface EnvironmentView {
   label_color: string | null;
   hide_pii_data: boolean;
   hide_message_content: boolean;
+  require_promotion_approval: boolean;
   last_commit_at: string | null;
   created_at: string;
   updated_at: string;
@@ -30,6 +31,7 @@ export function toEnvironmentView(row: EnvironmentRow): EnvironmentView {
     label_color: row.label_color,
     hide_pii_data: row.hide_pii_data,
     hide_message_content: row.hide_message_content,
+    require_promotion_approval: row.require_promotion_approval,
     last_commit_at: row.last_commit_at?.toISOString() ?? null,
     created_at: row.created_at.toISOString(),
     updated_at: row.updated_at.toISOString(),
@@ -111,10 +113,11 @@ export interface EnvironmentSettings {
   label_color?: string | null;
   hide_pii_data?: boolean;
   hide_message_content?: boolean;
+  require_promotion_approval?: boolean;
 }
 
 /** Settings audited as `environment.settings_changed`, and data controls (obfuscation), audited on their own. */
-const GENERAL_SETTINGS = ['name', 'label_color'] as const;
+const GENERAL_SETTINGS = ['name', 'label_color', 'require_promotion_approval'] as const;
 const DATA_CONTROLS = ['hide_pii_data', 'hide_message_content'] as const;
 
 /** One audit event per group of settings that really changed, with the values before and after. */

@@ -1,6 +1,7 @@
 import type { CommitRow, EnvironmentRow } from '../db/schema.ts';
 import { diffContent, type DiffOperation } from './diff.ts';
 import * as store from './store.ts';
+import type { presentPromotionRequest } from './approval.ts';
 
 type Tx = Parameters<typeof store.lockVersioning>[0];
 
@@ -33,4 +34,8 @@ export async function describePlan(tx: Tx, environments: EnvironmentRow[], plann
 }
 
 /** Either the plan (dry run) or the commits that carried it out. */
-export type PlanResult = { dry_run: true; changes: PlannedChange[] } | { dry_run: false; commits: CommitRow[] };
+export type PlanResult =
+  | { dry_run: true; changes: PlannedChange[] }
+  | { dry_run: false; commits: CommitRow[] }
+  /** The target requires approval: a request now waits for a second member. */
+  | { dry_run: false; pending: ReturnType<typeof presentPromotionRequest> };

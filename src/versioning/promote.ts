@@ -6,6 +6,7 @@ import type { CommitRow, EnvironmentRow } from '../db/schema.ts';
 import { describePlan, type PlanResult } from './plan.ts';
 import type { ResourceType } from './resource-kind.ts';
 import * as store from './store.ts';
+import { claimPendingRequest, createPromotionRequest, decideRequest, presentPromotionRequest, type PromotionAsk } from './approval.ts';
 
 /**
  * Promote all: everything committed in the environment directly below `toSlug` and not
@@ -17,7 +18,7 @@ export async function promoteAll(
   accountId: string,
   toSlug: string,
   audit: AuditContext,
-  options: { types?: ResourceType[]; key?: string; dryRun: boolean },
+  options: { types?: ResourceType[]; key?: string; dryRun: boolean; approvedRequestId?: string },
 ): Promise<PlanResult> {
   return db.transaction().execute(async (tx) => {
     await store.lockVersioning(tx, accountId);
@@ -27,6 +28,8 @@ export async function promoteAll(
     if (index === 0) throw Invalid.field('to_environment', `"${toSlug}" is the first environment: there is nothing below it to promote`);
     const target = environments[index];
     const source = environments[index - 1];
+    const gate = await approvalGate(tx, accountId, target, { types: options.types, key: options.key }, audit, options);
+    if (gate) return gate;
     const waiting = await store.latestUnpromotedCommits(tx, source.id, target.id, options);
     const current = new Map((await store.committedVersions(tx, target.id, options)).map((r) => [`${r.resource_type}\u0000${r.resource_key}`, r.committed_version_id]));
     const planned: store.PlannedCommit[] = waiting.map((commit) => ({
@@ -41,6 +44,30 @@ export async function promoteAll(
     if (options.dryRun) return { dry_run: true, changes: await describePlan(tx, environments, planned) };
     return { dry_run: false, commits: await applyPromotions(tx, accountId, audit, source, planned) };
   });
+}
+
+/**
+ * Promotion approval: into an environment that requires it, a promotion (not a dry run)
+ * becomes a pending request instead; an approval re-runs it with `approvedRequestId`,
+ * which must name a pending request of another member, decided in this transaction.
+ */
+async function approvalGate(
+  tx: Db,
+  accountId: string,
+  target: EnvironmentRow,
+  ask: PromotionAsk,
+  audit: AuditContext,
+  options: { dryRun: boolean; approvedRequestId?: string },
+): Promise<PlanResult | undefined> {
+  if (options.dryRun) return undefined;
+  if (options.approvedRequestId) {
+    await claimPendingRequest(tx, accountId, options.approvedRequestId, audit);
+    await decideRequest(tx, options.approvedRequestId, 'applied', audit);
+    return undefined;
+  }
+  if (!target.require_promotion_approval) return undefined;
+  const request = await createPromotionRequest(tx, accountId, target, ask, audit);
+  return { dry_run: false, pending: presentPromotionRequest(request, new Map([[target.id, target.slug]])) };
 }
 
 /** Applies planned promotions from `source`, with one `commit.promoted` audit event per commit promoted. */
@@ -61,7 +88,7 @@ async function applyPromotions(tx: Db, accountId: string, audit: AuditContext, s
 }
 
 /** Promote one commit to the next environment only (and with it any older waiting commits of that resource). */
-export async function promoteOne(db: Db, accountId: string, commitId: string, audit: AuditContext, options: { dryRun: boolean }): Promise<PlanResult> {
+export async function promoteOne(db: Db, accountId: string, commitId: string, audit: AuditContext, options: { dryRun: boolean; approvedRequestId?: string }): Promise<PlanResult> {
   return db.transaction().execute(async (tx) => {
     await store.lockVersioning(tx, accountId);
     const commit = await store.findCommit(tx, commitId);
@@ -71,6 +98,8 @@ export async function promoteOne(db: Db, accountId: string, commitId: string, au
     const target = environments[index + 1];
     if (!target) throw new Conflict(`The commit is in ${environments[index].slug}, the last environment: there is nowhere to promote it`, 'nothing_above');
     const ref = { type: commit.resource_type as ResourceType, key: commit.resource_key };
+    const gate = await approvalGate(tx, accountId, target, { commitId }, audit, options);
+    if (gate) return gate;
     const [done] = await store.promotedUpTo(tx, target.id, commit.environment_id).where('s.resource_type', '=', ref.type).where('s.resource_key', '=', ref.key).execute();
     if (done && BigInt(done.upto) >= BigInt(commit.seq)) {
       throw new Conflict(`This commit (or a later one of ${ref.type} "${ref.key}") is already in ${target.slug}`, 'already_promoted');

@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { HttpDeps } from '../http/app.ts';
 import { decodeCursor, encodeCursor } from '../http/pagination.ts';
-import { Invalid } from '../errors.ts';
+import { Invalid, NotFound } from '../errors.ts';
 import { RESOURCE_KINDS } from '../workflows/kinds.ts';
 import { translationKey } from '../workflows/translation.ts';
 import { annotate, stripLocalFileReferences } from './annotations.ts';
@@ -13,6 +13,7 @@ import { commitChanges } from './commit.ts';
 import { contentSha } from './content-hash.ts';
 import type { PlanResult } from './plan.ts';
 import { promoteAll, promoteOne } from './promote.ts';
+import { claimPendingRequest, decideRequest, listPromotionRequests, presentPromotionRequest } from './approval.ts';
 import { RESOURCE_TYPES, type ResourceKind, type ResourceType } from './resource-kind.ts';
 import { environmentBySlug, getResource, listResources, setResourceActive, upsertResource, validateResource } from './resources.ts';
 import { revertCommit } from './revert.ts';
@@ -58,9 +59,9 @@ function noRetry(reply: FastifyReply): void {
 }
 
 function planResponse(result: PlanResult, slugs: Map<string, string>) {
-  return result.dry_run
-    ? { result: 'dry_run', dry_run: true, changes: result.changes }
-    : { result: 'success', dry_run: false, commits: result.commits.map((c) => presentCommit(c, slugs.get(c.environment_id) ?? '')) };
+  if (result.dry_run) return { result: 'dry_run', dry_run: true, changes: result.changes };
+  if ('pending' in result) return { result: 'pending_approval', dry_run: false, promotion_request: result.pending };
+  return { result: 'success', dry_run: false, commits: result.commits.map((c) => presentCommit(c, slugs.get(c.environment_id) ?? '')) };
 }
 
 /** List/get/upsert/validate routes of one resource kind. */
@@ -208,7 +209,7 @@ function commitRoutes(deps: HttpDeps): FastifyPluginAsync {
 
     /** Promote-one and revert answer `{commit}` (the new commit), or the plan on a dry run. */
     const singleCommitResponse = async (result: PlanResult) => {
-      if (result.dry_run) return planResponse(result, new Map());
+      if (result.dry_run || 'pending' in result) return planResponse(result, new Map());
       const slugs = await environmentSlugs(db, accountId);
       return { commit: presentCommit(result.commits[0], slugs.get(result.commits[0].environment_id) ?? '') };
     };
@@ -274,9 +275,10 @@ function commitRoutes(deps: HttpDeps): FastifyPluginAsync {
         summary: 'Promote everything waiting in the environment directly below to_environment',
         querystring: Type.Object({ to_environment: Type.String({ minLength: 1 }), resource_type: ResourceTypes, resource_id: Type.Optional(Type.String()), dry_run: Bool, branch: Type.Optional(Type.String()) }),
       },
-    }, async (request) => {
+    }, async (request, reply) => {
       const q = request.query;
       const result = await promoteAll(db, accountId, q.to_environment, auditContextOf(request), { types: resourceTypes(q.resource_type), key: q.resource_id, dryRun: q.dry_run ?? false });
+      if ('pending' in result) reply.status(202);
       return planResponse(result, await environmentSlugs(db, accountId));
     });
 
@@ -285,7 +287,53 @@ function commitRoutes(deps: HttpDeps): FastifyPluginAsync {
     }, async (request, reply) => {
       noRetry(reply);
       const result = await promoteOne(db, accountId, request.params.id, auditContextOf(request), { dryRun: request.query.dry_run ?? false });
+      if ('pending' in result) reply.status(202);
       return singleCommitResponse(result);
+    });
+
+    app.get('/promotion_requests', {
+      schema: {
+        tags: ['Promotion approval'],
+        summary: 'Promotions waiting for (or decided by) a second member (Herald)',
+        querystring: Type.Object({
+          status: Type.Optional(Type.Union([Type.Literal('pending'), Type.Literal('applied'), Type.Literal('rejected')])),
+          environment: Type.Optional(Type.String({ maxLength: 100 })),
+        }),
+      },
+    }, async (request) => ({ entries: await listPromotionRequests(db, accountId, request.query) }));
+
+    app.post('/promotion_requests/:id/approve', {
+      schema: {
+        tags: ['Promotion approval'],
+        summary: 'Approve a pending promotion (a different member than the requester); it is applied at once, atomically',
+        params: CommitParams,
+      },
+    }, async (request) => {
+      const pending = await db.selectFrom('promotion_requests').selectAll().where('account_id', '=', accountId).where('id', '=', request.params.id).executeTakeFirst();
+      if (!pending) throw new NotFound('Promotion request', request.params.id);
+      const audit = auditContextOf(request);
+      const slugs = await environmentSlugs(db, accountId);
+      const result = pending.commit_id
+        ? await promoteOne(db, accountId, pending.commit_id, audit, { dryRun: false, approvedRequestId: pending.id })
+        : await promoteAll(db, accountId, slugs.get(pending.environment_id) ?? '', audit, {
+          types: (pending.resource_types ?? undefined) as ResourceType[] | undefined,
+          key: pending.resource_key ?? undefined,
+          dryRun: false,
+          approvedRequestId: pending.id,
+        });
+      const decided = (await listPromotionRequests(db, accountId, { environment: slugs.get(pending.environment_id) })).find((r) => r.id === pending.id);
+      return { promotion_request: decided, ...planResponse(result, slugs) };
+    });
+
+    app.post('/promotion_requests/:id/reject', {
+      schema: { tags: ['Promotion approval'], summary: 'Reject a pending promotion', params: CommitParams },
+    }, async (request) => {
+      const audit = auditContextOf(request);
+      const row = await db.transaction().execute(async (tx) => {
+        await claimPendingRequest(tx, accountId, request.params.id, audit);
+        return decideRequest(tx, request.params.id, 'rejected', audit);
+      });
+      return { promotion_request: presentPromotionRequest(row, await environmentSlugs(db, accountId)) };
     });
 
     app.put('/commits/:id/revert', {

@@ -36,6 +36,19 @@ async function inviteFixture(): Promise<string> {
 const workflow = (name: string) => ({ name, steps: [{ ref: 'feed', type: 'channel', channel_key: 'in-app-feed', template: { markdown_body: 'Hi {{ recipient.name }}' } }] });
 
 /**
+ * A fresh pending promotion into `env` (staging for development, which has nothing below),
+ * requested by the owner; tokens here share the owner's member, so an allowed decision is
+ * refused as self-approval (403 `self_approval`), a denied one as a missing permission.
+ */
+async function pendingPromotion(env: Slug, decision: 'approve' | 'reject') {
+  const target = env === 'development' ? 'staging' : env;
+  await call(owner, 'PATCH', `/mgmt/v1/environments/${target}`, { require_promotion_approval: true });
+  const res = await call(owner, 'PUT', `/mgmt/v1/commits/promote?to_environment=${target}`);
+  expect(res.statusCode, res.body).toBe(202);
+  return { method: 'POST', url: `/mgmt/v1/promotion_requests/${res.json().promotion_request.id}/${decision}`, actsIn: target, answers: 403 };
+}
+
+/**
  * A request for each route that the permission layer lets the owner make in `env` (fresh fixtures for destructive ones);
  * `actsIn` when the route acts elsewhere; `answers` when a service token's correct answer is not a 2xx.
  */
@@ -67,6 +80,9 @@ const REQUESTS: Record<string, (env: Slug) => Promise<{ method: string; url: str
   // A service token has no session to end: 422, not a permission denial.
   'DELETE /mgmt/v1/sessions/current': async () => ({ method: 'DELETE', url: '/mgmt/v1/sessions/current', answers: 422 }),
   'GET /mgmt/v1/audit_events': async () => ({ method: 'GET', url: '/mgmt/v1/audit_events' }),
+  'GET /mgmt/v1/promotion_requests': async (env) => ({ method: 'GET', url: `/mgmt/v1/promotion_requests?environment=${env}` }),
+  'POST /mgmt/v1/promotion_requests/:id/approve': async (env) => pendingPromotion(env, 'approve'),
+  'POST /mgmt/v1/promotion_requests/:id/reject': async (env) => pendingPromotion(env, 'reject'),
   'GET /mgmt/v1/environments/:environment_slug/users': async (env) => ({ method: 'GET', url: `/mgmt/v1/environments/${env}/users` }),
   'GET /mgmt/v1/environments/:environment_slug/users/:user_id': async (env) => ({ method: 'GET', url: `/mgmt/v1/environments/${env}/users/matrix-user` }),
   'POST /mgmt/v1/environments/:environment_slug/users/:user_id/reveal': async (env) => ({ method: 'POST', url: `/mgmt/v1/environments/${env}/users/matrix-user/reveal`, body: { reason: 'support ticket 42' } }),

@@ -41,7 +41,8 @@ type Slug = (typeof SLUGS)[number];
  * where an action happened (null for account-level actions). The app role may only
  * SELECT and INSERT it.
  */
-const ACCOUNT_LEVEL_TABLES_WITH_ENVIRONMENT_ID = ['api_keys', 'environment_resources', 'commits', 'audit_events'];
+// `promotion_requests`: pending promotions of versioned content, account-level like commits.
+const ACCOUNT_LEVEL_TABLES_WITH_ENVIRONMENT_ID = ['api_keys', 'environment_resources', 'commits', 'audit_events', 'promotion_requests'];
 
 let herald: TestHerald;
 /** Superuser connection: bypasses RLS, so it is the ground truth of what is stored. */

@@ -216,7 +216,7 @@ async function snapshot(): Promise<string> {
 async function resetState(): Promise<void> {
   await admin.query(`
     BEGIN;
-    TRUNCATE commits, environment_resources, resource_versions, resources;
+    TRUNCATE promotion_requests, commits, environment_resources, resource_versions, resources;
     DELETE FROM api_keys WHERE environment_id IN (SELECT id FROM environments WHERE slug = 'staging');
     DELETE FROM environments WHERE slug = 'staging';
     UPDATE environments SET position = CASE slug WHEN 'development' THEN 0 ELSE 1 END, last_commit_at = NULL;
