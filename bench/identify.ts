@@ -10,12 +10,11 @@
  * (write a V8 CPU profile of the Herald process there).
  */
 import os from 'node:os';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { loadConfig } from '../src/config.ts';
 import { runLoad, TargetTotals, type LoadPlan } from './lib/load.ts';
 import { startBenchPostgres } from './lib/postgres.ts';
-import { cpuSeconds, machineCpuSeconds, startServer, treeCpuSeconds, type ServerProcess } from './lib/processes.ts';
+import { cleanEnv, cpuSeconds, serverScript, machineCpuSeconds, startServer, treeCpuSeconds, type ServerProcess } from './lib/processes.ts';
 import { isMain, runAsMain, type Scenario, type ScenarioResult } from './lib/scenario.ts';
 import { withTeardown } from './lib/teardown.ts';
 
@@ -41,16 +40,8 @@ const BODY = JSON.stringify({
   beta_features: true,
 });
 
-const server = (name: string) => fileURLToPath(new URL(`./servers/${name}.ts`, import.meta.url));
+const server = serverScript;
 
-/** The parent's environment without anything that would point a server elsewhere. */
-function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (!/^(HERALD_|DATABASE_URL$|PORT$|HOST$|LOG_LEVEL$|POOL_SIZE$|NODE_OPTIONS$)/.test(name)) env[name] = value;
-  }
-  return { ...env, ...extra };
-}
 
 interface Target {
   name: 'herald' | 'baseline';

@@ -24,10 +24,9 @@
  * BENCH_ROLLBACK_RUNS (default 6), BENCH_CPU_PROF=<dir> (write a V8 CPU profile of the
  * Herald process there).
  */
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { startBenchPostgres } from './lib/postgres.ts';
-import { cpuSeconds, startServer, treeCpuSeconds, type ServerProcess } from './lib/processes.ts';
+import { cleanEnv, cpuSeconds, serverScript, startServer, treeCpuSeconds, type ServerProcess } from './lib/processes.ts';
 import { isMain, runAsMain, type Scenario, type ScenarioResult } from './lib/scenario.ts';
 import { withTeardown } from './lib/teardown.ts';
 
@@ -40,16 +39,8 @@ const ROLLBACK_TARGET_MS = 300;
 const SETUP_CONCURRENCY = 8;
 const LOG_LEVEL = 'warn';
 
-const server = (name: string) => fileURLToPath(new URL(`./servers/${name}.ts`, import.meta.url));
+const server = serverScript;
 
-/** The parent's environment without anything that would point a server elsewhere (as in identify.ts). */
-function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (!/^(HERALD_|DATABASE_URL$|PORT$|HOST$|LOG_LEVEL$|POOL_SIZE$|NODE_OPTIONS$)/.test(name)) env[name] = value;
-  }
-  return { ...env, ...extra };
-}
 
 const key = (i: number) => `order-update-${String(i).padStart(3, '0')}`;
 

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 /**
  * Child processes of a benchmark: servers that announce readiness with a line, and
  * one-shot scripts. Every child is tracked so that, however the benchmark ends (error,
@@ -163,4 +164,18 @@ export function machineCpuSeconds(): { busy: number; iowait: number } {
   } catch {
     return { busy: 0, iowait: 0 };
   }
+}
+
+/** Path of a bench server script (bench/servers/<name>.ts). */
+export function serverScript(name: string): string {
+  return fileURLToPath(new URL(`../servers/${name}.ts`, import.meta.url));
+}
+
+/** The parent's environment without anything that would point a server elsewhere, plus `extra`. */
+export function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!/^(HERALD_|DATABASE_URL$|PORT$|HOST$|LOG_LEVEL$|POOL_SIZE$|NODE_OPTIONS$)/.test(name)) env[name] = value;
+  }
+  return { ...env, ...extra };
 }
