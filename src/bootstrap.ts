@@ -8,6 +8,7 @@ import { defaultDataControls } from './environments/service.ts';
 import { insertEnvironment, listEnvironments } from './environments/store.ts';
 import { createServiceToken } from './access/service-tokens.ts';
 import { recordAuditEvent, SYSTEM_AUDIT } from './access/audit.ts';
+import { ensureDefaultChannels } from './channels/config/service.ts';
 
 /** The secrets made at first start, shown once and optionally written to a file. */
 export interface BootstrapSecrets {
@@ -25,17 +26,25 @@ export function hashPassword(password: string): Promise<string> {
  * On an empty database: creates the account, the system environments `development`
  * and `production`, an owner member, an owner service token and a key pair per
  * environment, and returns their secrets. Later calls find the account and return
- * only its id. Concurrent starts are serialised by an advisory lock.
+ * only its id. Concurrent starts are serialised by an advisory lock. Every call makes
+ * sure the account has its default channels (the in-app feed), so databases created
+ * before a default existed get it too.
  */
 export async function bootstrap(db: Db, ownerEmail: string): Promise<{ accountId: string; secrets?: BootstrapSecrets }> {
   const found = await db.selectFrom('accounts').select('id').orderBy('created_at').executeTakeFirst();
-  if (found) return { accountId: found.id };
+  if (found) {
+    await ensureDefaultChannels(db, found.id);
+    return { accountId: found.id };
+  }
   const password = randomBytes(18).toString('base64url');
   const passwordHash = await hashPassword(password);
   return db.transaction().execute(async (tx) => {
     await sql`SELECT pg_advisory_xact_lock(hashtext('herald.bootstrap'))`.execute(tx);
     const existing = await tx.selectFrom('accounts').select('id').orderBy('created_at').executeTakeFirst();
-    if (existing) return { accountId: existing.id };
+    if (existing) {
+      await ensureDefaultChannels(tx, existing.id);
+      return { accountId: existing.id };
+    }
 
     const account = await tx.insertInto('accounts').values({ name: 'Herald', slug: 'herald' }).returning('id').executeTakeFirstOrThrow();
     const system = [
@@ -74,6 +83,7 @@ export async function bootstrap(db: Db, ownerEmail: string): Promise<{ accountId
       const [publicKey, secretKey] = await createApiKeys(tx, environment, ['public', 'secret'], 'Bootstrap', SYSTEM_AUDIT);
       environments[environment.slug] = { public_key: publicKey.key, secret_key: secretKey.key };
     }
+    await ensureDefaultChannels(tx, account.id);
     return { accountId: account.id, secrets: { owner: { email: ownerEmail, password }, service_token: token, environments } };
   });
 }

@@ -22,6 +22,24 @@ export interface HeraldConfig {
   poolSize: number;
   /** Data-API rate limits per API key and tier; undefined: off. */
   rateLimits?: RateLimitOptions;
+  /** Jobs a worker process runs at once. */
+  workerConcurrency: number;
+  engine: EngineConfig;
+}
+
+/** How the engine retries: provider sends (Knock: up to 8 tries over ~30 minutes) and failing steps (3 tries). */
+export interface EngineConfig {
+  deliveryMaxAttempts: number;
+  /** First retry delay; each next one doubles, with ±25% jitter. */
+  deliveryRetryBaseMs: number;
+  stepMaxAttempts: number;
+  stepRetryBaseMs: number;
+}
+
+function parsePositiveInt(value: string, name: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new ConfigError(`${name} must be a positive integer, got "${value}"`);
+  return n;
 }
 
 export class ConfigError extends Error {}
@@ -92,5 +110,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, flags: ConfigFl
     logLevel: env.LOG_LEVEL ?? 'info',
     poolSize: Number(env.HERALD_DB_POOL_SIZE ?? 20),
     rateLimits: parseRateLimits(env.HERALD_RATE_LIMITS ?? ''),
+    workerConcurrency: parsePositiveInt(env.HERALD_WORKER_CONCURRENCY ?? '8', 'HERALD_WORKER_CONCURRENCY'),
+    engine: {
+      deliveryMaxAttempts: parsePositiveInt(env.HERALD_DELIVERY_MAX_ATTEMPTS ?? '8', 'HERALD_DELIVERY_MAX_ATTEMPTS'),
+      deliveryRetryBaseMs: parsePositiveInt(env.HERALD_DELIVERY_RETRY_BASE_MS ?? '15000', 'HERALD_DELIVERY_RETRY_BASE_MS'),
+      stepMaxAttempts: parsePositiveInt(env.HERALD_STEP_MAX_ATTEMPTS ?? '3', 'HERALD_STEP_MAX_ATTEMPTS'),
+      stepRetryBaseMs: parsePositiveInt(env.HERALD_STEP_RETRY_BASE_MS ?? '5000', 'HERALD_STEP_RETRY_BASE_MS'),
+    },
   };
 }

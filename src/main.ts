@@ -8,6 +8,10 @@ import { ApiKeyAuthenticator } from './environments/api-keys.ts';
 import { bootstrap, formatBootstrapBanner, writeBootstrapJson, type BootstrapSecrets } from './bootstrap.ts';
 import { buildApp, type AppOptions } from './http/app.ts';
 import { createIdentifyCommitter } from './recipients/users/identify-batch.ts';
+import { installQueue, startWorkers, type Workers } from './engine/queue.ts';
+import { createTriggerCommitter } from './engine/trigger/ingest.ts';
+import { engineTasks } from './engine/tasks.ts';
+import { FeedHub, MessageListener } from './messages/realtime.ts';
 
 /** A running Herald process. */
 export interface Herald {
@@ -61,6 +65,7 @@ export async function startHerald(config: HeraldConfig, options: StartOptions = 
   } finally {
     await ownerDb.destroy();
   }
+  await installQueue(ownerUrl);
 
   const db = openAppDatabase(ownerUrl, config.appDatabaseUrl, config.poolSize);
   const { accountId, secrets } = await bootstrap(db, config.ownerEmail);
@@ -75,11 +80,25 @@ export async function startHerald(config: HeraldConfig, options: StartOptions = 
   let ready = false;
   let app: FastifyInstance | undefined;
   let url: string | undefined;
+  let feedListener: MessageListener | undefined;
   if (config.role !== 'worker') {
-    app = buildApp({ db, accountId, keys, identify: createIdentifyCommitter(db), isReady: async () => ready && (await isReachable(db)) }, { logLevel: config.logLevel, rateLimits: config.rateLimits, ...options });
+    // Realtime feeds: this process's one LISTEN connection for new messages.
+    const feedHub = new FeedHub();
+    feedListener = new MessageListener(config.appDatabaseUrl ?? ownerUrl, feedHub, { onError: (error) => app?.log.warn({ err: error }, 'feed listener connection lost; reconnecting') });
+    await feedListener.start();
+    app = buildApp({ db, accountId, keys, feedHub, identify: createIdentifyCommitter(db), triggers: createTriggerCommitter(db), isReady: async () => ready && (await isReachable(db)) }, { logLevel: config.logLevel, rateLimits: config.rateLimits, ...options });
     url = await app.listen({ host: config.host, port: config.port });
   }
-  // Workers join here when the engine lands; the process is ready once they run.
+  let workers: Workers | undefined;
+  if (config.role !== 'api') {
+    workers = await startWorkers({
+      ownerUrl,
+      db,
+      concurrency: config.workerConcurrency,
+      tasks: engineTasks({ db, accountId, config: config.engine }),
+      onError: (error) => app?.log.warn({ err: error }, 'job failed; it will be retried'),
+    });
+  }
   ready = true;
 
   return {
@@ -91,6 +110,8 @@ export async function startHerald(config: HeraldConfig, options: StartOptions = 
     async close() {
       ready = false;
       await app?.close();
+      await feedListener?.stop();
+      await workers?.stop();
       await keys.stop();
       await db.destroy();
       await embedded?.stop();

@@ -27,6 +27,13 @@ export const AUDIT_ACTIONS = [
   'commit.reverted',
   'workflow.activation_changed',
   'record.revealed',
+  'channel.created',
+  'channel.settings_changed',
+  'variable.created',
+  'variable.updated',
+  'variable.deleted',
+  'signing_key.created',
+  'signing_key.revoked',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

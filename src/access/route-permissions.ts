@@ -78,6 +78,20 @@ export const ROUTE_PERMISSIONS: Record<string, RoutePermission> = {
   [`POST ${M}/promotion_requests/:id/reject`]: { capability: 'release.manage', environment: 'promotion_request' },
   [`PUT ${M}/commits/:id/revert`]: { capability: 'release.manage', environment: 'commit' },
   [`PUT ${M}/environments/:environment_slug/rollback`]: { capability: 'release.manage', environment: 'param' },
+  // Channels: account-level definitions; configuration (secrets masked on reads) per environment.
+  [`GET ${M}/channels`]: { capability: 'account.read', environment: 'none' },
+  [`GET ${M}/channels/:channel_key`]: { capability: 'account.read', environment: 'none' },
+  [`POST ${M}/channels`]: { capability: 'environments.manage', environment: 'none' },
+  [`GET ${M}/environments/:environment_slug/channels/:channel_key`]: { capability: 'api_keys.read', environment: 'param' },
+  [`PUT ${M}/environments/:environment_slug/channels/:channel_key`]: { capability: 'secrets.manage', environment: 'param' },
+  // Variables: ?environment= names one environment; without it, every environment (unlimited callers only).
+  [`GET ${M}/variables`]: { capability: 'api_keys.read', environment: 'query_optional' },
+  [`GET ${M}/variables/:key`]: { capability: 'api_keys.read', environment: 'query_optional' },
+  [`PUT ${M}/variables/:key`]: { capability: 'secrets.manage', environment: 'query_optional' },
+  [`DELETE ${M}/variables/:key`]: { capability: 'secrets.manage', environment: 'query_optional' },
+  [`GET ${M}/environments/:environment_slug/signing_keys`]: { capability: 'api_keys.read', environment: 'param' },
+  [`POST ${M}/environments/:environment_slug/signing_keys`]: { capability: 'secrets.manage', environment: 'param' },
+  [`DELETE ${M}/environments/:environment_slug/signing_keys/:id`]: { capability: 'secrets.manage', environment: 'param' },
 };
 
 /** The table key of a request's route: method and route pattern. */

@@ -5,6 +5,7 @@ import * as versioning from './migrations/002_versioning.ts';
 import * as audit from './migrations/003_audit.ts';
 import * as members from './migrations/004_members.ts';
 import * as promotionApproval from './migrations/005_promotion_approval.ts';
+import * as engine from './migrations/006_engine.ts';
 
 /** Migrations in order; names sort lexically. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -13,6 +14,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '003_audit': audit,
   '004_members': members,
   '005_promotion_approval': promotionApproval,
+  '006_engine': engine,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -218,6 +218,196 @@ export interface PromotionRequestsTable {
   decided_at: Date | null;
 }
 
+export interface ObjectsTable {
+  environment_id: string;
+  collection: string;
+  id: string;
+  properties: Json;
+  inserted_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface ObjectSubscriptionsTable {
+  environment_id: string;
+  collection: string;
+  object_id: string;
+  /** `$users` for a user recipient, else the recipient object's collection. */
+  recipient_collection: Generated<string>;
+  recipient_id: string;
+  properties: Json | null;
+  inserted_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export type RunStatus = 'queued' | 'processing' | 'paused' | 'completed' | 'cancelled' | 'halted' | 'error' | 'batched';
+export type MessageStatus = 'queued' | 'sent' | 'delivered' | 'delivery_attempted' | 'undelivered' | 'not_sent' | 'bounced';
+
+export interface WorkflowRunsTable {
+  environment_id: string;
+  id: string;
+  workflow_key: string;
+  version_id: string | null;
+  recipients: Json<unknown[]>;
+  actor: Json<unknown> | null;
+  tenant: Json<unknown> | null;
+  data: Json | null;
+  settings: Json | null;
+  cancellation_key: string | null;
+  idempotency_key: string | null;
+  request_hash: string | null;
+  status: Generated<'queued' | 'processed' | 'failed' | 'cancelled'>;
+  cancelled_recipient_keys: Generated<string[]>;
+  error: Json | null;
+  inserted_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface WorkflowRecipientRunsTable {
+  environment_id: string;
+  id: Generated<string>;
+  workflow_run_id: string;
+  workflow_key: string;
+  version_id: string | null;
+  recipient: Json;
+  recipient_key: string;
+  actor: Json | null;
+  tenant: string | null;
+  data: Json | null;
+  settings: Json | null;
+  cancellation_key: string | null;
+  status: RunStatus;
+  refs: Json;
+  error: Json | null;
+  inserted_at: Timestamp;
+  updated_at: Timestamp;
+  completed_at: Date | null;
+}
+
+export interface MessagesTable {
+  environment_id: string;
+  id: string;
+  workflow_recipient_run_id: string;
+  workflow_run_id: string;
+  workflow_key: string;
+  version_id: string | null;
+  step_ref: string;
+  channel_id: string;
+  channel_type: string;
+  recipient: Json;
+  recipient_key: string;
+  actors: Json<unknown[]>;
+  tenant: string | null;
+  status: MessageStatus;
+  data: Json | null;
+  content: Json | null;
+  metadata: Json | null;
+  delivery_attempts: Generated<number>;
+  seen_at: Date | null;
+  read_at: Date | null;
+  interacted_at: Date | null;
+  link_clicked_at: Date | null;
+  archived_at: Date | null;
+  inserted_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface MessageEventsTable {
+  environment_id: string;
+  id: Generated<string>;
+  message_id: string;
+  type: string;
+  data: Json | null;
+  inserted_at: Timestamp;
+}
+
+export interface MessageDeliveryLogsTable {
+  environment_id: string;
+  id: Generated<string>;
+  message_id: string;
+  attempt: number;
+  provider: string;
+  status: 'pending' | 'succeeded' | 'failed' | 'interrupted';
+  request: Json<unknown> | null;
+  response: Json<unknown> | null;
+  error: string | null;
+  inserted_at: Timestamp;
+  completed_at: Date | null;
+}
+
+export interface StepBatchesTable {
+  environment_id: string;
+  id: Generated<string>;
+  scope: string;
+  owner_run_id: string;
+  closes_at: Date;
+  activities: Json<unknown[]>;
+  status: 'open' | 'closed';
+  inserted_at: Timestamp;
+}
+
+export interface ThrottleHitsTable {
+  environment_id: string;
+  scope: string;
+  run_id: string;
+  at: Timestamp;
+}
+
+export interface ChannelsTable {
+  id: Generated<string>;
+  account_id: string;
+  key: string;
+  name: string;
+  type: string;
+  provider: string;
+  description: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  archived_at: Date | null;
+}
+
+export interface ChannelEnvironmentSettingsTable {
+  channel_id: string;
+  environment_id: string;
+  settings: Json;
+  sandbox: Generated<boolean>;
+  updated_at: Timestamp;
+}
+
+export interface VariablesTable {
+  id: Generated<string>;
+  account_id: string;
+  key: string;
+  type: 'public' | 'secret';
+  description: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface VariableValuesTable {
+  variable_id: string;
+  environment_id: string;
+  value: string;
+  updated_at: Timestamp;
+}
+
+export interface SigningKeysTable {
+  id: Generated<string>;
+  environment_id: string;
+  public_key_pem: string;
+  key_prefix: string;
+  created_at: Timestamp;
+  revoked_at: Date | null;
+}
+
+export interface WorkerProcessesTable {
+  id: string;
+  lock_key: number;
+  worker_ids: Generated<string[]>;
+  hostname: string | null;
+  pid: number | null;
+  started_at: Timestamp;
+}
+
 /** Every table Herald's application role reads and writes. */
 export interface Database {
   accounts: AccountsTable;
@@ -237,6 +427,21 @@ export interface Database {
   commits: CommitsTable;
   promotion_requests: PromotionRequestsTable;
   audit_events: AuditEventsTable;
+  objects: ObjectsTable;
+  object_subscriptions: ObjectSubscriptionsTable;
+  workflow_runs: WorkflowRunsTable;
+  workflow_recipient_runs: WorkflowRecipientRunsTable;
+  messages: MessagesTable;
+  message_events: MessageEventsTable;
+  message_delivery_logs: MessageDeliveryLogsTable;
+  step_batches: StepBatchesTable;
+  throttle_hits: ThrottleHitsTable;
+  channels: ChannelsTable;
+  channel_environment_settings: ChannelEnvironmentSettingsTable;
+  variables: VariablesTable;
+  variable_values: VariableValuesTable;
+  signing_keys: SigningKeysTable;
+  worker_processes: WorkerProcessesTable;
 }
 
 export type CommitRow = Selectable<CommitsTable>;
@@ -246,3 +451,6 @@ export type EnvironmentRow = Selectable<EnvironmentsTable>;
 export type UserRow = Selectable<UsersTable>;
 export type TenantRow = Selectable<TenantsTable>;
 export type NewEnvironment = Insertable<EnvironmentsTable>;
+export type MessageRow = Selectable<MessagesTable>;
+export type RecipientRunRow = Selectable<WorkflowRecipientRunsTable>;
+export type ChannelRow = Selectable<ChannelsTable>;

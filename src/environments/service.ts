@@ -5,6 +5,7 @@ import { Conflict, Invalid, NotFound } from '../errors.ts';
 import { createApiKeys, type CreatedApiKey } from './api-keys.ts';
 import * as store from './store.ts';
 import { seedEnvironment } from '../versioning/seed.ts';
+import { ensureDefaultChannels } from '../channels/config/service.ts';
 
 /** The mgmt spec's `Environment` shape. */
 export interface EnvironmentView {
@@ -104,6 +105,8 @@ export async function createEnvironment(
       data: { name: environment.name, order: position, insert_after: after.slug, seeded_resources: seeded },
     });
     const apiKeys = await createApiKeys(tx, environment, ['public', 'secret'], null, audit);
+    // Channels are account-level: the in-app feed already serves the new environment (unconfigured channels need no row).
+    await ensureDefaultChannels(tx, accountId);
     return { environment, apiKeys };
   });
 }

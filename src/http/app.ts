@@ -2,12 +2,14 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import cookie from '@fastify/cookie';
+import websocket from '@fastify/websocket';
 import AjvCompiler, { type ValidatorFactory } from '@fastify/ajv-compiler';
 import addFormats from 'ajv-formats';
 import qs from 'qs';
 import type { Db } from '../db/database.ts';
 import type { ApiKeyAuthenticator } from '../environments/api-keys.ts';
 import type { IdentifyCommitter } from '../recipients/users/identify-batch.ts';
+import type { TriggerCommitter } from '../engine/trigger/ingest.ts';
 import { Invalid, type FieldError } from '../errors.ts';
 import { handleClientError, handleError, handleNotFound } from './errors.ts';
 import { apiKeyHook, serviceTokenHook } from './auth.ts';
@@ -16,6 +18,9 @@ import { authorizeHook } from '../access/route-permissions.ts';
 import { loggerOptions } from './logging.ts';
 import { dataApiRoutes, managementApiRoutes } from './routes.ts';
 import { publicAccessRoutes } from '../access/member-routes.ts';
+import { FeedHub } from '../messages/realtime.ts';
+import { feedSocketRoutes, WEBSOCKET_OPTIONS } from '../messages/socket.ts';
+import { userTokenVerifier } from '../messages/user-token.ts';
 
 /** What the HTTP layer needs from the rest of Herald. */
 export interface HttpDeps {
@@ -24,8 +29,12 @@ export interface HttpDeps {
   keys: ApiKeyAuthenticator;
   /** Group commit of plain user identifies. */
   identify: IdentifyCommitter;
+  /** Group commit of workflow triggers. */
+  triggers: TriggerCommitter;
   /** Resolves to true once the database, migrations and workers are ready. */
   isReady: () => Promise<boolean>;
+  /** Where this process's realtime feed sockets hear of new messages (fed by the process's LISTEN connection). */
+  feedHub?: FeedHub;
 }
 
 export interface AppOptions {
@@ -197,9 +206,21 @@ export function buildApp(deps: HttpDeps, options: AppOptions = {}): FastifyInsta
     return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'starting' });
   });
 
+  const verifyUserToken = userTokenVerifier(deps.db);
+  // Realtime feeds (Phoenix channels, as @knocklabs/client speaks them), outside /v1.
+  app.register(websocket, { options: WEBSOCKET_OPTIONS });
+  app.register(feedSocketRoutes({ db: deps.db, accountId: deps.accountId, keys: deps.keys, hub: deps.feedHub ?? new FeedHub(), verifyUserToken }));
+
   app.register(
     documented('Herald data API (Knock-compatible)', '/v1/openapi.json', async (api) => {
-      api.addHook('onRequest', apiKeyHook(deps.keys));
+      api.addHook('onRequest', apiKeyHook(deps.keys, verifyUserToken));
+      // Knock's feed client sends `Content-Type: application/json` on PUT/DELETE/POST without a body.
+      const parseJson = api.getDefaultJsonParser('error', 'ignore');
+      api.removeContentTypeParser('application/json');
+      api.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+        if (body === '') return done(null, undefined);
+        return parseJson(request, body as string, done);
+      });
       if (options.rateLimits) api.addHook('onRequest', rateLimitHook(options.rateLimits));
       await api.register(dataApiRoutes(deps), { prefix: '/v1' });
     }),

@@ -44,6 +44,15 @@ export const ROUTE_TIERS: Readonly<Record<string, Tier>> = {
   'GET /v1/tenants/:id': 4,
   'DELETE /v1/tenants/:id': 2,
   'GET /v1/tenants': 4,
+
+  'PUT /v1/objects/:collection/:id': 3,
+  'GET /v1/objects/:collection/:id': 4,
+  'DELETE /v1/objects/:collection/:id': 3,
+  'GET /v1/objects/:collection': 4,
+  'GET /v1/objects/:collection/:object_id/subscriptions': 4,
+  'POST /v1/objects/:collection/:object_id/subscriptions': 3,
+  'DELETE /v1/objects/:collection/:object_id/subscriptions': 3,
+  'GET /v1/users/:user_id/subscriptions': 4,
 };
 
 /** The tier of a route: from the table; otherwise Knock's usual tier for reads (4) and writes (3). */
@@ -116,15 +125,17 @@ export class TokenBuckets {
 }
 
 /**
- * onRequest hook for the data API, after authentication: limits each API key per tier
- * and reports the budget in `x-ratelimit-*` headers; over it, 429 with `Retry-After`.
+ * onRequest hook for the data API, after authentication: limits each API key (each
+ * user of a public key) per tier and reports the budget in `x-ratelimit-*` headers; over it, 429 with `Retry-After`.
  */
 export function rateLimitHook(options: RateLimitOptions) {
   const buckets = new TokenBuckets(options.now);
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const tier = tierOf(request.method, request.routeOptions.url);
     const limit = options.tiers[tier];
-    const take = buckets.take(`${request.apiKey.keyId}:${tier}`, limit);
+    // A public key is shared by every browser: its budget is per user (the signed token's).
+    const scope = request.tokenUserId === undefined ? request.apiKey.keyId : `${request.apiKey.keyId}:user:${request.tokenUserId}`;
+    const take = buckets.take(`${scope}:${tier}`, limit);
     reply.header('x-ratelimit-limit', limit);
     reply.header('x-ratelimit-remaining', take.remaining);
     reply.header('x-ratelimit-reset', take.resetSeconds);

@@ -9,8 +9,16 @@ import { userRoutes } from '../recipients/users/routes.ts';
 import { preferenceRoutes } from '../recipients/preferences/routes.ts';
 import { channelDataRoutes } from '../recipients/channel-data/routes.ts';
 import { tenantRoutes } from '../recipients/tenants/routes.ts';
+import { objectRoutes } from '../recipients/objects/routes.ts';
 import { versioningRoutes } from '../versioning/routes.ts';
 import { userViewRoutes } from '../recipients/users/mgmt-routes.ts';
+import { triggerRoutes } from '../engine/trigger/routes.ts';
+import { recipientRunRoutes } from '../engine/runs-routes.ts';
+import { messageRoutes } from '../messages/routes.ts';
+import { feedRoutes } from '../messages/feed-routes.ts';
+import { channelConfigRoutes } from '../channels/config/routes.ts';
+import { variableRoutes } from '../variables/routes.ts';
+import { signingKeyRoutes } from '../environments/signing-key-routes.ts';
 
 /** Every feature's data API routes (mounted under /v1, API key auth). */
 export function dataApiRoutes(deps: HttpDeps): FastifyPluginAsync {
@@ -19,6 +27,11 @@ export function dataApiRoutes(deps: HttpDeps): FastifyPluginAsync {
     await app.register(preferenceRoutes(deps));
     await app.register(channelDataRoutes(deps));
     await app.register(tenantRoutes(deps));
+    await app.register(objectRoutes(deps));
+    await app.register(triggerRoutes(deps));
+    await app.register(messageRoutes(deps));
+    await app.register(feedRoutes(deps));
+    await app.register(recipientRunRoutes(deps));
   };
 }
 
@@ -33,5 +46,8 @@ export function managementApiRoutes(deps: HttpDeps): FastifyPluginAsync {
     await app.register(versioningRoutes(deps));
     await app.register(userViewRoutes(deps));
     await app.register(auditRoutes(deps));
+    await app.register(channelConfigRoutes(deps));
+    await app.register(variableRoutes(deps));
+    await app.register(signingKeyRoutes(deps));
   };
 }

@@ -75,3 +75,32 @@ export function triggerDataSchemaErrors(base: string, schema: unknown): FieldErr
     ajv.removeSchema(schema);
   }
 }
+
+/** Validators of committed workflow versions' trigger data schemas, by version id (versions never change). */
+const compiled = new Map<string, ((data: unknown) => FieldError[]) | null>();
+
+/** Problems with trigger `data` under the schema of a workflow version (none when it has no schema). */
+export function triggerDataErrors(versionId: string, schema: unknown, data: unknown): FieldError[] {
+  let validate = compiled.get(versionId);
+  if (validate === undefined) {
+    validate = null;
+    const ajv = isRecord(schema) ? dialectOf(schema.$schema) : undefined;
+    if (ajv && isRecord(schema)) {
+      try {
+        // Without its $id, so versions sharing one never collide in Ajv's registry.
+        const { $id: _id, ...withoutId } = schema;
+        const check = ajv.compile(withoutId);
+        validate = (value) => (check(value) ? [] : (check.errors ?? []).map((error) => ({
+          field: fieldOf('data', error) + (error.keyword === 'required' ? `.${String(error.params.missingProperty)}` : ''),
+          message: error.message ?? 'is invalid',
+          type: error.keyword,
+        })));
+      } catch {
+        validate = null; // validation at commit time refuses such schemas; nothing to enforce
+      }
+    }
+    if (compiled.size > 5_000) compiled.clear();
+    compiled.set(versionId, validate);
+  }
+  return validate ? validate(data ?? {}) : [];
+}

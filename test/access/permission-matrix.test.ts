@@ -103,6 +103,32 @@ const REQUESTS: Record<string, (env: Slug) => Promise<{ method: string; url: str
   },
   'PUT /mgmt/v1/commits/:id/revert': async (env) => ({ method: 'PUT', url: `/mgmt/v1/commits/${latestCommit[env]}/revert?dry_run=true` }),
   'PUT /mgmt/v1/environments/:environment_slug/rollback': async (env) => ({ method: 'PUT', url: `/mgmt/v1/environments/${env}/rollback?to_commit=${latestCommit[env]}&dry_run=true` }),
+  'GET /mgmt/v1/channels': async () => ({ method: 'GET', url: '/mgmt/v1/channels?include=environment_settings' }),
+  'GET /mgmt/v1/channels/:channel_key': async () => ({ method: 'GET', url: '/mgmt/v1/channels/in-app-feed' }),
+  'POST /mgmt/v1/channels': async () => ({ method: 'POST', url: '/mgmt/v1/channels', body: { key: `matrix-${++counter}`, name: 'Matrix email', type: 'email', provider: 'smtp' } }),
+  'GET /mgmt/v1/environments/:environment_slug/channels/:channel_key': async (env) => ({ method: 'GET', url: `/mgmt/v1/environments/${env}/channels/in-app-feed` }),
+  'PUT /mgmt/v1/environments/:environment_slug/channels/:channel_key': async (env) => {
+    await call(owner, 'POST', '/mgmt/v1/channels', { key: 'matrix-email', name: 'Matrix email', type: 'email', provider: 'smtp' });
+    const settings = { host: `smtp.${env}.example.com`, port: 587, username: 'matrix', password: `pw-${env}`, from_address: `${env}@example.com` };
+    return { method: 'PUT', url: `/mgmt/v1/environments/${env}/channels/matrix-email`, body: { settings, sandbox_mode: env !== 'production' } };
+  },
+  'GET /mgmt/v1/variables': async (env) => ({ method: 'GET', url: `/mgmt/v1/variables?environment=${env}` }),
+  'GET /mgmt/v1/variables/:key': async (env) => {
+    await call(owner, 'PUT', '/mgmt/v1/variables/matrix_var', { type: 'secret', values: { [env]: `secret-${env}` } });
+    return { method: 'GET', url: `/mgmt/v1/variables/matrix_var?environment=${env}` };
+  },
+  'PUT /mgmt/v1/variables/:key': async (env) => ({ method: 'PUT', url: `/mgmt/v1/variables/matrix_${++counter}?environment=${env}`, body: { type: 'public', values: { [env]: 'value' } } }),
+  'DELETE /mgmt/v1/variables/:key': async (env) => {
+    const key = `matrix_delete_${++counter}`;
+    await call(owner, 'PUT', `/mgmt/v1/variables/${key}`, { values: { [env]: 'value' } });
+    return { method: 'DELETE', url: `/mgmt/v1/variables/${key}?environment=${env}` };
+  },
+  'GET /mgmt/v1/environments/:environment_slug/signing_keys': async (env) => ({ method: 'GET', url: `/mgmt/v1/environments/${env}/signing_keys` }),
+  'POST /mgmt/v1/environments/:environment_slug/signing_keys': async (env) => ({ method: 'POST', url: `/mgmt/v1/environments/${env}/signing_keys` }),
+  'DELETE /mgmt/v1/environments/:environment_slug/signing_keys/:id': async (env) => {
+    const created = await call(owner, 'POST', `/mgmt/v1/environments/${env}/signing_keys`);
+    return { method: 'DELETE', url: `/mgmt/v1/environments/${env}/signing_keys/${created.json().id}` };
+  },
 };
 for (const [collection, keyPart, body] of [
   ['workflows', ':workflow_key', { workflow: workflow('Matrix') }],

@@ -3,9 +3,10 @@
  * already made"): even a query that forgets `WHERE environment_id = …` must only ever see
  * and touch the rows of the environment its transaction is scoped to.
  *
- * Rows are written through the HTTP API into three environments (development, a created
- * `staging`, production) reusing the same user and tenant ids, then read back with
- * deliberately unfiltered queries as the application role.
+ * Rows are written into three environments (development, a created `staging`, production)
+ * reusing the same ids — recipient data and objects through the HTTP API, engine rows (runs,
+ * messages, batches, …) as the application role scoped to each environment — then read
+ * back with deliberately unfiltered queries as the application role.
  */
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
@@ -13,11 +14,14 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_ROLE, openAppDatabase, type Db } from '../../src/db/database.ts';
 import { ENVIRONMENT_SCOPED_TABLES } from '../../src/db/migrations/001_foundation.ts';
+import { ENGINE_SCOPED_TABLES } from '../../src/db/migrations/006_engine.ts';
 import type { Database } from '../../src/db/schema.ts';
 import { inEnvironment } from '../../src/db/scoped.ts';
 import { startTestHerald, type TestHerald } from '../support/herald.ts';
 
-type ScopedTable = (typeof ENVIRONMENT_SCOPED_TABLES)[number];
+/** Every table under row-level security, from every migration that adds some. */
+const SCOPED_TABLES = [...ENVIRONMENT_SCOPED_TABLES, ...ENGINE_SCOPED_TABLES] as const;
+type ScopedTable = (typeof SCOPED_TABLES)[number];
 type Row = Record<string, unknown> & { environment_id: string };
 
 const SLUGS = ['development', 'staging', 'production'] as const;
@@ -42,7 +46,23 @@ type Slug = (typeof SLUGS)[number];
  * SELECT and INSERT it.
  */
 // `promotion_requests`: pending promotions of versioned content, account-level like commits.
-const ACCOUNT_LEVEL_TABLES_WITH_ENVIRONMENT_ID = ['api_keys', 'environment_resources', 'commits', 'audit_events', 'promotion_requests'];
+//
+// `channel_environment_settings`, `variable_values`, `signing_keys`: configuration, not
+// recipient data. Channels and variables are account-level resources (the same key in every
+// environment) whose per-environment values are managed through /mgmt, where owners and
+// admins see and edit every environment's values side by side; signing keys are secrets of
+// the environment's configuration, created and revoked through /mgmt like API keys and only
+// ever read to verify a token (their public half). (`worker_processes` has no environment_id.)
+const ACCOUNT_LEVEL_TABLES_WITH_ENVIRONMENT_ID = [
+  'api_keys',
+  'environment_resources',
+  'commits',
+  'audit_events',
+  'promotion_requests',
+  'channel_environment_settings',
+  'variable_values',
+  'signing_keys',
+];
 
 let herald: TestHerald;
 /** Superuser connection: bypasses RLS, so it is the ground truth of what is stored. */
@@ -53,6 +73,12 @@ const envIds = {} as Record<Slug, string>;
 const secretKeys = {} as Record<Slug, string>;
 /** Per environment: the channel id used for its channel data. */
 const CHANNEL = randomUUID();
+/** Engine rows that exist, with these ids, in every environment (children of new rows point at them). */
+const SHARED_RUN = randomUUID();
+const SHARED_MESSAGE = randomUUID();
+/** The object every environment has, with subscribers (parent of new subscriptions). */
+const SHARED_OBJECT = { collection: 'rls-shared', id: 'shared-object' };
+let nextAttempt = 1000;
 
 async function api(slug: Slug, method: string, path: string, body?: unknown) {
   const response = await herald.request(method, path, { token: secretKeys[slug], body });
@@ -64,6 +90,20 @@ async function api(slug: Slug, method: string, path: string, body?: unknown) {
 async function storedRows(table: ScopedTable, environmentId: string): Promise<Row[]> {
   const result = await owner.query(`SELECT * FROM ${table} WHERE environment_id = $1`, [environmentId]);
   return result.rows as Row[];
+}
+
+/** A column every row of `table` has that an update can set to itself or move (most have `updated_at`). */
+function touchColumn(table: ScopedTable): string {
+  switch (table) {
+    case 'message_events':
+    case 'message_delivery_logs':
+    case 'step_batches':
+      return 'inserted_at';
+    case 'throttle_hits':
+      return 'at';
+    default:
+      return 'updated_at';
+  }
 }
 
 async function storedCount(table: ScopedTable): Promise<number> {
@@ -97,7 +137,70 @@ function newRow(table: ScopedTable, environmentId: string): Record<string, unkno
         success_count: 0,
         error_count: 0,
       };
+    case 'objects':
+      return { environment_id: environmentId, collection: 'rls-new', id: `rls-new-${randomUUID()}`, properties: '{}' };
+    case 'object_subscriptions':
+      return { environment_id: environmentId, collection: SHARED_OBJECT.collection, object_id: SHARED_OBJECT.id, recipient_id: `rls-new-${randomUUID()}` };
+    case 'workflow_runs':
+      return { environment_id: environmentId, id: randomUUID(), workflow_key: 'rls', recipients: '[]' };
+    case 'workflow_recipient_runs':
+      return {
+        environment_id: environmentId,
+        workflow_run_id: SHARED_RUN,
+        workflow_key: 'rls',
+        recipient: '"rls-new"',
+        recipient_key: `user:rls-new-${randomUUID()}`,
+        status: 'queued',
+      };
+    case 'messages':
+      return {
+        environment_id: environmentId,
+        id: randomUUID(),
+        workflow_recipient_run_id: randomUUID(),
+        workflow_run_id: SHARED_RUN,
+        workflow_key: 'rls',
+        step_ref: 'email_1',
+        channel_id: CHANNEL,
+        channel_type: 'email',
+        recipient: '"rls-new"',
+        recipient_key: 'user:rls-new',
+        status: 'queued',
+      };
+    case 'message_events':
+      return { environment_id: environmentId, message_id: SHARED_MESSAGE, type: 'message.sent' };
+    case 'message_delivery_logs':
+      return { environment_id: environmentId, message_id: SHARED_MESSAGE, attempt: nextAttempt++, provider: 'rls', status: 'pending' };
+    case 'step_batches':
+      return { environment_id: environmentId, scope: `rls-new-${randomUUID()}`, owner_run_id: randomUUID(), closes_at: new Date(), status: 'open' };
+    case 'throttle_hits':
+      return { environment_id: environmentId, scope: 'rls-new', run_id: randomUUID() };
   }
+}
+
+/**
+ * Engine rows of one environment, written as the application role scoped to it (the engine
+ * writes them while running workflows): a run with one recipient run and a message (with an
+ * event and a delivery log) under the shared ids, plus a batch and a throttle hit.
+ */
+async function seedEngineRows(slug: Slug): Promise<void> {
+  const environmentId = envIds[slug];
+  await inEnvironment(app, environmentId, async (tx) => {
+    const db = untyped(tx);
+    await db.insertInto('workflow_runs').values({ ...newRow('workflow_runs', environmentId), id: SHARED_RUN, recipients: '["shared-1"]', status: 'processed' }).execute();
+    const run = await db
+      .insertInto('workflow_recipient_runs')
+      .values({ ...newRow('workflow_recipient_runs', environmentId), recipient: '"shared-1"', recipient_key: 'user:shared-1', status: 'completed' })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    await db
+      .insertInto('messages')
+      .values({ ...newRow('messages', environmentId), id: SHARED_MESSAGE, workflow_recipient_run_id: run.id, recipient: '"shared-1"', recipient_key: 'user:shared-1', status: 'sent' })
+      .execute();
+    await db.insertInto('message_events').values(newRow('message_events', environmentId)).execute();
+    await db.insertInto('message_delivery_logs').values({ ...newRow('message_delivery_logs', environmentId), attempt: 1, status: 'succeeded' }).execute();
+    await db.insertInto('step_batches').values({ ...newRow('step_batches', environmentId), scope: `batch-${slug}`, owner_run_id: run.id, status: 'closed' }).execute();
+    await db.insertInto('throttle_hits').values({ ...newRow('throttle_hits', environmentId), scope: 'throttle', run_id: run.id }).execute();
+  });
 }
 
 /** Dynamic table names defeat Kysely's typing; the queries themselves are what is under test. */
@@ -153,6 +256,13 @@ beforeAll(async () => {
     await api(slug, 'PUT', `/v1/tenants/tenant-${slug}`, { name: `Own tenant of ${slug}` });
     await api(slug, 'POST', '/v1/users/bulk/identify', { users: [{ id: 'shared-3', name: `Bulk ${slug}` }, { id: `bulk-${slug}` }] });
     await api(slug, 'POST', '/v1/users/bulk/delete', { user_ids: [`bulk-${slug}`, 'never-existed'] });
+    await api(slug, 'PUT', `/v1/objects/${SHARED_OBJECT.collection}/${SHARED_OBJECT.id}`, { name: `Object of ${slug}` });
+    await api(slug, 'PUT', `/v1/objects/${SHARED_OBJECT.collection}/only-${slug}`, { name: `Own object of ${slug}` });
+    await api(slug, 'POST', `/v1/objects/${SHARED_OBJECT.collection}/${SHARED_OBJECT.id}/subscriptions`, {
+      recipients: ['shared-1', `only-${slug}`, { id: `only-${slug}`, collection: SHARED_OBJECT.collection }],
+      properties: { role: slug },
+    });
+    await seedEngineRows(slug);
   }
 });
 
@@ -178,9 +288,9 @@ describe('the application role', () => {
       `SELECT c.relname, pg_get_userbyid(c.relowner) AS owner FROM pg_class c
        JOIN pg_namespace n ON n.oid = c.relnamespace
        WHERE n.nspname = 'public' AND c.relname = ANY($1)`,
-      [[...ENVIRONMENT_SCOPED_TABLES]],
+      [[...SCOPED_TABLES]],
     );
-    expect(result.rows).toHaveLength(ENVIRONMENT_SCOPED_TABLES.length);
+    expect(result.rows).toHaveLength(SCOPED_TABLES.length);
     for (const row of result.rows) expect(row.owner, row.relname).not.toBe(APP_ROLE);
   });
 });
@@ -193,11 +303,11 @@ describe('environment-scoped tables', () => {
     );
     const withEnvironmentId = result.rows.map((r) => r.table_name as string).sort();
     const unprotected = withEnvironmentId.filter(
-      (t) => !(ENVIRONMENT_SCOPED_TABLES as readonly string[]).includes(t) && !ACCOUNT_LEVEL_TABLES_WITH_ENVIRONMENT_ID.includes(t),
+      (t) => !(SCOPED_TABLES as readonly string[]).includes(t) && !ACCOUNT_LEVEL_TABLES_WITH_ENVIRONMENT_ID.includes(t),
     );
-    expect(unprotected, 'tables with environment_id missing from ENVIRONMENT_SCOPED_TABLES').toEqual([]);
-    // And the list names no table that does not exist (a typo would silently protect nothing).
-    for (const table of ENVIRONMENT_SCOPED_TABLES) expect(withEnvironmentId).toContain(table);
+    expect(unprotected, 'tables with environment_id missing from the scoped tables (ENVIRONMENT_SCOPED_TABLES, ENGINE_SCOPED_TABLES)').toEqual([]);
+    // And the lists name no table that does not exist (a typo would silently protect nothing).
+    for (const table of [...SCOPED_TABLES, ...ACCOUNT_LEVEL_TABLES_WITH_ENVIRONMENT_ID]) expect(withEnvironmentId).toContain(table);
   });
 
   it('each has row-level security enabled and forced, with a policy', async () => {
@@ -207,9 +317,9 @@ describe('environment-scoped tables', () => {
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
        WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname = ANY($1)
        ORDER BY c.relname`,
-      [[...ENVIRONMENT_SCOPED_TABLES]],
+      [[...SCOPED_TABLES]],
     );
-    expect(result.rows.map((r) => r.relname)).toEqual([...ENVIRONMENT_SCOPED_TABLES].sort());
+    expect(result.rows.map((r) => r.relname)).toEqual([...SCOPED_TABLES].sort());
     for (const row of result.rows) {
       expect({ table: row.relname, relrowsecurity: row.relrowsecurity, relforcerowsecurity: row.relforcerowsecurity })
         .toEqual({ table: row.relname, relrowsecurity: true, relforcerowsecurity: true });
@@ -218,7 +328,7 @@ describe('environment-scoped tables', () => {
   });
 });
 
-describe.each([...ENVIRONMENT_SCOPED_TABLES])('row-level security on %s', (table) => {
+describe.each([...SCOPED_TABLES])('row-level security on %s', (table) => {
   it('holds rows of every environment (the setup reached the table)', async () => {
     for (const slug of SLUGS) {
       expect((await storedRows(table, envIds[slug])).length, `${table} rows in ${slug}`).toBeGreaterThan(0);
@@ -299,14 +409,14 @@ describe.each([...ENVIRONMENT_SCOPED_TABLES])('row-level security on %s', (table
       // Aimed at the other environment: its rows are invisible, so nothing is hit.
       const updated = await untyped(tx)
         .updateTable(table)
-        .set({ updated_at: sql`now() + interval '1 day'` })
+        .set({ [touchColumn(table)]: sql`now() + interval '1 day'` })
         .where('environment_id', '=', envIds[other])
         .executeTakeFirst();
       expect(updated.numUpdatedRows).toBe(0n);
       const deleted = await untyped(tx).deleteFrom(table).where('environment_id', '=', envIds[other]).executeTakeFirst();
       expect(deleted.numDeletedRows).toBe(0n);
       // Without any filter, only the scoped environment's rows are touched.
-      const touched = await untyped(tx).updateTable(table).set({ updated_at: sql`updated_at` }).executeTakeFirst();
+      const touched = await untyped(tx).updateTable(table).set({ [touchColumn(table)]: sql.ref(touchColumn(table)) }).executeTakeFirst();
       expect(Number(touched.numUpdatedRows)).toBe(scopeBefore.length);
     });
 

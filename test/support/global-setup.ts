@@ -7,6 +7,7 @@ import type { TestProject } from 'vitest/node';
 import { startEmbeddedPostgres } from '../../src/db/embedded.ts';
 import { openDatabase } from '../../src/db/database.ts';
 import { migrateToLatest } from '../../src/db/migrate.ts';
+import { installQueue } from '../../src/engine/queue.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -57,6 +58,7 @@ export default async function setup(project: TestProject) {
   const db = openDatabase({ url: withDatabase(serverUrl, TEMPLATE), poolSize: 1 });
   await migrateToLatest(db);
   await db.destroy();
+  await installQueue(withDatabase(serverUrl, TEMPLATE));
 
   project.provide('serverUrl', serverUrl);
   project.provide('templateDatabase', TEMPLATE);

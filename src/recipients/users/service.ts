@@ -68,7 +68,7 @@ export function identifyProperties(body: IdentifyBody, field = ''): Record<strin
 }
 
 /** Identifies one user inside the caller's transaction (properties already checked). */
-async function identifyWithin(tx: EnvTx, environmentId: string, userId: string, body: IdentifyBody, properties: Record<string, unknown>): Promise<UserRow> {
+export async function identifyWithin(tx: EnvTx, environmentId: string, userId: string, body: IdentifyBody, properties: Record<string, unknown>): Promise<UserRow> {
   const row = await store.upsertUser(tx, environmentId, userId, properties);
   for (const [channelId, data] of Object.entries(body.channel_data ?? {})) {
     await upsertUserChannelData(tx, environmentId, userId, channelId, data);
