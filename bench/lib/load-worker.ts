@@ -11,6 +11,7 @@ import type { LoadPlan, LoadRound } from './load.ts';
 const plan = JSON.parse(process.argv[2] ?? '') as LoadPlan;
 const histogram = new LatencyHistogram();
 const cpuStart = process.cpuUsage();
+const bodyParts = plan.bodyIdToken ? plan.body.split(plan.bodyIdToken) : undefined;
 
 const instance = autocannon(
   {
@@ -23,7 +24,11 @@ const instance = autocannon(
         method: plan.method,
         headers: plan.headers,
         body: plan.body,
-        setupRequest: (request) => ({ ...request, path: `${plan.pathPrefix}${plan.idPrefix}${Math.floor(Math.random() * plan.idCount)}` }),
+        setupRequest: (request) => {
+          const id = `${plan.idPrefix}${Math.floor(Math.random() * plan.idCount)}`;
+          const path = plan.fixedPath ? `${plan.pathPrefix}${plan.pathSuffix ?? ''}` : `${plan.pathPrefix}${id}${plan.pathSuffix ?? ''}`;
+          return bodyParts ? { ...request, path, body: bodyParts.join(id) } : { ...request, path };
+        },
       },
     ],
   },

@@ -11,12 +11,18 @@ import { runScript } from './processes.ts';
 export interface LoadPlan {
   url: string;
   method: string;
-  /** Request path = pathPrefix + idPrefix + a random integer below idCount. */
+  /** Request path = pathPrefix + idPrefix + a random integer below idCount (+ pathSuffix). */
   pathPrefix: string;
   idPrefix: string;
   idCount: number;
+  /** Appended to the path after the id; with `fixedPath`, the path is pathPrefix + pathSuffix. */
+  pathSuffix?: string;
+  /** The path carries no id (the id, if any, goes into the body through bodyIdToken). */
+  fixedPath?: boolean;
   headers: Record<string, string>;
   body: string;
+  /** Every occurrence of this string in `body` is replaced by the request's id (idPrefix + number). */
+  bodyIdToken?: string;
   connections: number;
   durationSeconds: number;
 }

@@ -214,11 +214,11 @@ export function buildApp(deps: HttpDeps, options: AppOptions = {}): FastifyInsta
   app.register(
     documented('Herald data API (Knock-compatible)', '/v1/openapi.json', async (api) => {
       api.addHook('onRequest', apiKeyHook(deps.keys, verifyUserToken));
-      // Knock's feed client sends `Content-Type: application/json` on PUT/DELETE/POST without a body.
-      const parseJson = api.getDefaultJsonParser('error', 'ignore');
+      // Knock's feed client sends `Content-Type: application/json` without a body; routes whose body is optional accept that.
+      const parseJson = api.getDefaultJsonParser('error', 'error');
       api.removeContentTypeParser('application/json');
       api.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-        if (body === '') return done(null, undefined);
+        if (body === '' && request.routeOptions.config.optionalBody) return done(null, undefined);
         return parseJson(request, body as string, done);
       });
       if (options.rateLimits) api.addHook('onRequest', rateLimitHook(options.rateLimits));

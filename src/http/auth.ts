@@ -18,6 +18,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Data API routes usable with a public (`pk_`) key plus a signed user token, for that user's data only. */
     allowPublicKey?: boolean;
+    /** Routes whose JSON body is optional: an empty body with `Content-Type: application/json` is no body. */
+    optionalBody?: boolean;
   }
 }
 

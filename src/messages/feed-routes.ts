@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { HttpDeps } from '../http/app.ts';
 import { BulkOperation } from '../recipients/users/schema.ts';
 import { getFeed, requireFeedUser, type FeedQuery as FeedQueryShape } from './feed.ts';
-import { callerOf, optionalBody } from './routes.ts';
+import { callerOf, forUsersNoBody, optionalBody } from './routes.ts';
 import { ChannelBulkParams, ChannelBulkRequest, FeedParams, FeedQuery, FeedResponse, FeedSettingsResponse } from './schema.ts';
 import { bulkUpdateChannel, type ChannelBulkBody } from './service.ts';
 
@@ -36,7 +36,7 @@ export function feedRoutes({ db, accountId }: HttpDeps): FastifyPluginAsync {
     });
 
     app.post('/channels/:channel_id/messages/bulk/:action', {
-      config: forUsers,
+      config: forUsersNoBody,
       preValidation: optionalBody,
       schema: {
         tags: ['Channels'],

@@ -27,6 +27,8 @@ const tags = ['Messages'];
 
 /** Routes a public key (with a signed user token) may use, for that user's messages only. */
 const forUsers = { allowPublicKey: true };
+/** The same, with an optional body (Knock's feed client may send a JSON content type and no body). */
+export const forUsersNoBody = { allowPublicKey: true, optionalBody: true };
 
 /** Who is calling: the environment of the key, and with a public key the token's user. */
 export function callerOf(request: FastifyRequest, accountId: string): messages.Caller {
@@ -76,7 +78,7 @@ export function messageRoutes({ db, accountId }: HttpDeps): FastifyPluginAsync {
     }, async (request) => messages.batchGetContent(db, callerOf(request, accountId), request.query.message_ids));
 
     app.post('/messages/batch/:action', {
-      config: forUsers,
+      config: forUsersNoBody,
       preValidation: optionalBody,
       schema: { tags, summary: 'Change the engagement status of messages', params: BatchActionParams, body: BatchMessagesRequest, response: { 200: BatchMessagesResponse } },
     }, async (request) =>
@@ -107,21 +109,21 @@ export function messageRoutes({ db, accountId }: HttpDeps): FastifyPluginAsync {
 
     for (const { path, action, summary } of PUT_ACTIONS) {
       app.put(`/messages/:message_id/${path}`, {
-        config: forUsers,
+        config: forUsersNoBody,
         preValidation: optionalBody,
         schema: { tags, summary, params: MessageParams, response: { 200: Message } },
       }, async (request) => messages.updateEngagement(db, callerOf(request, accountId), request.params.message_id, action));
     }
     for (const { path, action, summary } of DELETE_ACTIONS) {
       app.delete(`/messages/:message_id/${path}`, {
-        config: forUsers,
+        config: forUsersNoBody,
         preValidation: optionalBody,
         schema: { tags, summary, params: MessageParams, response: { 200: Message } },
       }, async (request) => messages.updateEngagement(db, callerOf(request, accountId), request.params.message_id, action));
     }
 
     app.put('/messages/:message_id/interacted', {
-      config: forUsers,
+      config: forUsersNoBody,
       preValidation: optionalBody,
       schema: { tags, summary: 'Mark message as interacted', params: MessageParams, body: MessageInteractedRequest, response: { 200: Message } },
     }, async (request) =>

@@ -272,3 +272,55 @@ describe('preferences', () => {
     await api(herald, 'development', 'DELETE', '/users/u3/preferences/default');
   });
 });
+
+describe('recipients and channels', () => {
+  it('fans an object out to its subscribers once each, with the subscription properties in scope', async () => {
+    await api(herald, 'development', 'PUT', '/objects/projects/p1', { name: 'Apollo' });
+    const subscribed = await api(herald, 'development', 'POST', '/objects/projects/p1/subscriptions', { recipients: ['u1', 'u2'], properties: { role: 'watcher' } });
+    expect(subscribed.statusCode).toBe(200);
+    await commitWorkflow(herald, 'project-update', {
+      steps: [{ ref: 'feed', type: 'channel', channel_key: 'in-app-feed', template: { markdown_body: '{{ recipient.name }} ({{ recipient.subscription.role }})' } }],
+    });
+    const runId = await trigger(herald, 'development', 'project-update', { recipients: [{ id: 'p1', collection: 'projects' }, 'u1'] });
+    await finished(runId, 'u1');
+    await finished(runId, 'u2');
+    const messages = await messagesOf(runId);
+    const byRecipient = new Map(messages.map((m) => [m.recipient_key, JSON.stringify(m.content)]));
+    expect([...byRecipient.keys()].sort()).toEqual(['object:projects:p1', 'user:u1', 'user:u2']);
+    // u1 was named directly: no subscription; u2 came through the object.
+    expect(byRecipient.get('user:u2')).toContain('User u2 (watcher)');
+    expect(byRecipient.get('user:u1')).not.toContain('watcher');
+  });
+
+  it('sandbox mode records the message as not_sent without calling the provider', async () => {
+    const before = smtp.mails.length;
+    const runId = await trigger(herald, 'development', 'mail', { recipients: ['u1'], data: { order: 'sandboxed' }, settings: { sandbox_mode: true } });
+    await finished(runId);
+    const [message] = await messagesOf(runId);
+    expect(message!.status).toBe('not_sent');
+    expect(smtp.mails.length).toBe(before);
+    expect(smtp.mails.some((m) => m.html && String(m.html).includes('sandboxed'))).toBe(false);
+  });
+
+  it('sends through each environment\'s own channel settings: development never uses production\'s SMTP, nor the reverse', async () => {
+    const productionSmtp = await startSmtpSink();
+    try {
+      await mgmt(herald, 'PATCH', '/account', { production_write_access: false });
+      await mgmt(herald, 'PUT', '/environments/production/channels/email', { settings: { host: '127.0.0.1', port: productionSmtp.port, from_address: 'prod@herald.test' } });
+      await mgmt(herald, 'PUT', '/commits/promote?to_environment=production');
+      await api(herald, 'production', 'PUT', '/users/u1', { name: 'Prod User', email: 'u1@example.com' });
+      const prodRun = await trigger(herald, 'production', 'mail', { recipients: ['u1'], data: { order: 'P-1' } });
+      const devRun = await trigger(herald, 'development', 'mail', { recipients: ['u1'], data: { order: 'D-1' } });
+      await eventually(() => productionSmtp.mails.find((m) => String(m.html).includes('P-1')));
+      await eventually(() => smtp.mails.find((m) => String(m.html).includes('D-1')));
+      expect(productionSmtp.mails.every((m) => m.from?.text.includes('prod@herald.test'))).toBe(true);
+      expect(productionSmtp.mails.some((m) => String(m.html).includes('D-1'))).toBe(false);
+      expect(smtp.mails.some((m) => String(m.html).includes('P-1'))).toBe(false);
+      expect((await messagesOf(prodRun))[0]!.status).toBe('sent');
+      expect((await messagesOf(devRun))[0]!.status).toBe('sent');
+    } finally {
+      await productionSmtp.close();
+    }
+  });
+});
+

@@ -2,7 +2,8 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { HttpDeps } from '../../http/app.ts';
-import { Invalid } from '../../errors.ts';
+import { Invalid, type FieldError } from '../../errors.ts';
+import { identifyProperties, type IdentifyBody } from '../../recipients/users/service.ts';
 import { cancelWorkflow } from './cancel.ts';
 import type { TriggerBody } from './ingest.ts';
 import { CancelWorkflowRequest, TriggerWorkflowRequest, TriggerWorkflowResponse, WorkflowKeyParams } from './schema.ts';
@@ -26,7 +27,7 @@ export function triggerRoutes({ db, triggers }: HttpDeps): FastifyPluginAsync {
       },
     }, async (request, reply) => {
       const body = request.body as TriggerBody;
-      checkRecipientIds(body);
+      checkRecipients(body);
       const result = await triggers.submit(request.apiKey.environmentId, {
         workflowKey: request.params.key,
         body,
@@ -45,12 +46,28 @@ export function triggerRoutes({ db, triggers }: HttpDeps): FastifyPluginAsync {
   };
 }
 
-/** Inline recipients must say who they are; an empty id would be a recipient nobody can read. */
-function checkRecipientIds(body: TriggerBody): void {
-  const problems = (body.recipients ?? []).flatMap((r, i) =>
-    typeof r !== 'string' && typeof r.collection === 'string' && r.collection.startsWith('$')
-      ? [{ field: `recipients.${i}.collection`, message: 'must not start with $', type: 'invalid' }]
-      : [],
-  );
+/**
+ * Inline recipients are checked before the trigger is accepted (the worker identifies
+ * them later, and must not fail on what the request could have been refused for):
+ * reserved collections, and users' properties against the identify rules and limits.
+ */
+function checkRecipients(body: TriggerBody): void {
+  const inputs: Array<[string, unknown]> = (body.recipients ?? []).map((r, i) => [`recipients.${i}`, r]);
+  if (body.actor) inputs.push(['actor', body.actor]);
+  const problems: FieldError[] = [];
+  for (const [field, input] of inputs) {
+    if (typeof input === 'string' || !input || typeof input !== 'object') continue;
+    const recipient = input as { collection?: string } & IdentifyBody;
+    if (typeof recipient.collection === 'string') {
+      if (recipient.collection.startsWith('$')) problems.push({ field: `${field}.collection`, message: 'must not start with $', type: 'invalid' });
+      continue;
+    }
+    try {
+      identifyProperties(recipient, `${field}.`);
+    } catch (error) {
+      if (error instanceof Invalid) problems.push(...(error.errors ?? []));
+      else throw error;
+    }
+  }
   if (problems.length > 0) throw new Invalid('Invalid recipients', problems);
 }

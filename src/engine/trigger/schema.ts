@@ -1,11 +1,13 @@
 import { Type } from 'typebox';
+import { InlineIdentifyUserRequest } from '../../recipients/users/schema.ts';
 
 const Id = Type.String({ minLength: 1, maxLength: 256 });
 
 /** A recipient of a trigger: a user id, an inline-identified user, or an object (reference or inline). */
 export const RecipientRequest = Type.Union([
   Id,
-  Type.Object({ id: Id, collection: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })) }, { additionalProperties: true }),
+  Type.Object({ id: Id, collection: Type.String({ minLength: 1, maxLength: 256 }) }, { additionalProperties: true, title: 'InlineObjectRequest' }),
+  InlineIdentifyUserRequest,
 ], { title: 'RecipientRequest' });
 
 export const InlineTenantRequest = Type.Union([

@@ -30,9 +30,11 @@ export async function replaceUserProperties(tx: EnvTx, environmentId: string, id
     .executeTakeFirstOrThrow();
 }
 
-/** Deletes users (their preferences and channel data go with them); returns the ids deleted. */
+/** Deletes users (their preferences, channel data and subscriptions go with them); returns the ids deleted. */
 export async function deleteUsers(tx: EnvTx, environmentId: string, ids: string[]): Promise<string[]> {
   if (ids.length === 0) return [];
+  // Their subscriptions go too, so a later object fan-out never reaches a deleted user.
+  await tx.deleteFrom('object_subscriptions').where('environment_id', '=', environmentId).where('recipient_collection', '=', '$users').where('recipient_id', 'in', ids).execute();
   const rows = await tx.deleteFrom('users').where('environment_id', '=', environmentId).where('id', 'in', ids).returning('id').execute();
   return rows.map((r) => r.id);
 }
@@ -45,7 +47,7 @@ export function listUsers(tx: EnvTx, environmentId: string, page: PageRequest): 
   return query.orderBy('id', isBackwards(page) ? 'desc' : 'asc').limit(page.size + 1).execute();
 }
 
-/** Moves a user's preference sets and channel data the target lacks onto the target. */
+/** Moves a user's preference sets, channel data and subscriptions the target lacks onto the target. */
 export async function moveRecipientData(tx: EnvTx, environmentId: string, fromId: string, intoId: string): Promise<void> {
   await sql`
     UPDATE user_preference_sets s SET user_id = ${intoId}
@@ -59,6 +61,14 @@ export async function moveRecipientData(tx: EnvTx, environmentId: string, fromId
       AND NOT EXISTS (SELECT 1 FROM user_channel_data t
                       WHERE t.environment_id = s.environment_id AND t.user_id = ${intoId} AND t.channel_id = s.channel_id)
   `.execute(tx);
+  await sql`
+    UPDATE object_subscriptions s SET recipient_id = ${intoId}
+    WHERE s.environment_id = ${environmentId} AND s.recipient_collection = '$users' AND s.recipient_id = ${fromId}
+      AND NOT EXISTS (SELECT 1 FROM object_subscriptions t
+                      WHERE t.environment_id = s.environment_id AND t.collection = s.collection AND t.object_id = s.object_id
+                        AND t.recipient_collection = '$users' AND t.recipient_id = ${intoId})
+  `.execute(tx);
+  await sql`DELETE FROM object_subscriptions WHERE environment_id = ${environmentId} AND recipient_collection = '$users' AND recipient_id = ${fromId}`.execute(tx);
 }
 
 /** Upserts many users in one statement (ids must be distinct), deep-merging properties; rows come back in no set order. */
