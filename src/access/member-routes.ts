@@ -3,13 +3,14 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { HttpDeps } from '../http/app.ts';
 import { Invalid, NotFound } from '../errors.ts';
-import { ROLES } from './permissions.ts';
+import { ASSIGNABLE_ROLES } from './permissions.ts';
 import { auditContextOf, recordAuditEvent } from './audit.ts';
 import { acceptInvite, changeMemberRole, findMember, inviteMember, listMembers, presentMember, removeMember } from './members.ts';
 import { clearSessionCookies, revokeSession, setSessionCookies, signIn, SignInThrottle } from './sessions.ts';
 
 const tags = ['Members'];
-const Role = Type.Union(ROLES.map((r) => Type.Literal(r)));
+const Role = Type.Union(ASSIGNABLE_ROLES.map((r) => Type.Literal(r)));
+const PermissionGroupId = Type.Optional(Type.String({ format: 'uuid', description: 'Herald: the permission group of a member with role `custom` (required with it, refused with any other role).' }));
 const IdParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
 const Email = Type.String({ format: 'email', maxLength: 320 });
 
@@ -46,8 +47,9 @@ export function memberRoutes({ db, accountId }: HttpDeps): FastifyPluginAsync {
       schema: {
         tags,
         summary: 'Invite a member (Herald)',
-        description: 'Returns the member and a one-time `invite_token` (valid 7 days) to pass to `POST /members/accept`. Admins cannot invite owners or billing members.',
-        body: Type.Object({ email: Email, role: Role }, { additionalProperties: false }),
+        description:
+          'Returns the member and a one-time `invite_token` (valid 7 days) to pass to `POST /members/accept`. Admins cannot invite owners or billing members. Role `custom` takes its permissions from `permission_group_id`.',
+        body: Type.Object({ email: Email, role: Role, permission_group_id: PermissionGroupId }, { additionalProperties: false }),
       },
     }, async (request, reply) => {
       const { member, inviteToken, expiresAt } = await inviteMember(db, accountId, request.principal, request.body, auditContextOf(request));
@@ -55,8 +57,13 @@ export function memberRoutes({ db, accountId }: HttpDeps): FastifyPluginAsync {
     });
 
     app.patch('/members/:id', {
-      schema: { tags, summary: "Change a member's role (Herald)", params: IdParams, body: Type.Object({ role: Role }, { additionalProperties: false }) },
-    }, async (request) => changeMemberRole(db, accountId, request.principal, request.params.id, request.body.role, auditContextOf(request)));
+      schema: {
+        tags,
+        summary: "Change a member's role or permission group (Herald)",
+        params: IdParams,
+        body: Type.Object({ role: Role, permission_group_id: PermissionGroupId }, { additionalProperties: false }),
+      },
+    }, async (request) => changeMemberRole(db, accountId, request.principal, request.params.id, request.body, auditContextOf(request)));
 
     app.delete('/members/:id', {
       schema: { tags, summary: 'Remove a member (or revoke an invitation)', params: IdParams },

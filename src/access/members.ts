@@ -4,7 +4,8 @@ import type { Selectable } from 'kysely';
 import type { MembersTable } from '../db/schema.ts';
 import { hashPassword } from '../bootstrap.ts';
 import { Conflict, Forbidden, Invalid, NotFound } from '../errors.ts';
-import { isWithin, type Role } from './permissions.ts';
+import { isWithin, type AssignableRole } from './permissions.ts';
+import { assignablePermissionGroup } from './permission-groups.ts';
 import { recordAuditEvent, type AuditContext } from './audit.ts';
 import { generateSecret, hashSecret } from './secrets.ts';
 import type { Principal } from './service-tokens.ts';
@@ -21,6 +22,8 @@ export interface MemberView {
   role: string;
   /** Herald: `invited` until the invitation is accepted. */
   status: 'active' | 'invited';
+  /** Herald: only on members with role `custom`, whose permissions come from this group. */
+  permission_group_id?: string;
   user: { id: string; email: string; name: string | null; avatar_url: null; created_at: string; updated_at: string };
   created_at: string;
   updated_at: string;
@@ -33,6 +36,7 @@ export function presentMember(row: MemberRow): MemberView {
     id: row.id,
     role: row.role,
     status: row.password_hash ? 'active' : 'invited',
+    ...(row.permission_group_id ? { permission_group_id: row.permission_group_id } : {}),
     // Herald has no separate user accounts: a member is its own user.
     user: { id: row.id, email: row.email, name: row.name, avatar_url: null, created_at: created, updated_at: updated },
     created_at: created,
@@ -94,7 +98,7 @@ export async function inviteMember(
   db: Db,
   accountId: string,
   principal: Principal,
-  input: { email: string; role: Role },
+  input: { email: string; role: AssignableRole; permission_group_id?: string },
   audit: AuditContext,
 ): Promise<{ member: MemberView; inviteToken: string; expiresAt: Date }> {
   assertMayManage(principal, input.role, 'invite');
@@ -104,6 +108,7 @@ export async function inviteMember(
   const row = await db.transaction().execute(async (tx) => {
     const existing = await current(tx, accountId).where(sql`lower(email)`, '=', input.email.toLowerCase()).executeTakeFirst();
     if (existing) throw new Conflict(`"${input.email}" is already a member (or invited)`, 'member_exists');
+    const groupId = await assignablePermissionGroup(tx, accountId, input.role, input.permission_group_id);
     const inserted = await tx
       .insertInto('members')
       .values({
@@ -115,6 +120,7 @@ export async function inviteMember(
         invite_token_hash: hashSecret(inviteToken),
         invite_expires_at: expiresAt,
         invited_by_member_id: principal.memberId,
+        permission_group_id: groupId,
       })
       .returningAll()
       .executeTakeFirstOrThrow()
@@ -128,7 +134,7 @@ export async function inviteMember(
       action: 'member.invited',
       environmentId: null,
       target: { type: 'member', id: inserted.id },
-      data: { email: input.email, role: input.role, expires_at: expiresAt.toISOString() },
+      data: { email: input.email, role: input.role, ...(groupId ? { permission_group_id: groupId } : {}), expires_at: expiresAt.toISOString() },
     });
     return inserted;
   });
@@ -155,14 +161,25 @@ export async function acceptInvite(db: Db, input: { inviteToken: string; passwor
       action: 'member.joined',
       environmentId: null,
       target: { type: 'member', id: row.id },
-      data: { role: row.role },
+      data: { role: row.role, ...(row.permission_group_id ? { permission_group_id: row.permission_group_id } : {}) },
     });
     return presentMember(row);
   });
 }
 
-/** Changes a member's role (effective on their next request); the account keeps at least one owner. */
-export async function changeMemberRole(db: Db, accountId: string, principal: Principal, id: string, role: Role, audit: AuditContext): Promise<MemberView> {
+/**
+ * Changes a member's role, or (role `custom`) their permission group; effective on their
+ * next request. The account keeps at least one owner.
+ */
+export async function changeMemberRole(
+  db: Db,
+  accountId: string,
+  principal: Principal,
+  id: string,
+  input: { role: AssignableRole; permission_group_id?: string },
+  audit: AuditContext,
+): Promise<MemberView> {
+  const { role } = input;
   assertMayManage(principal, role, 'grant the role of');
   await assertRoleAvailable(db, accountId, role);
   const row = await db.transaction().execute(async (tx) => {
@@ -170,16 +187,23 @@ export async function changeMemberRole(db: Db, accountId: string, principal: Pri
     const before = await findMember(tx, accountId, id);
     if (!before) throw new NotFound('Member', id);
     assertMayManage(principal, before.role, 'change');
-    if (before.role === role) return before;
+    const groupId = await assignablePermissionGroup(tx, accountId, role, input.permission_group_id);
+    if (before.role === role && before.permission_group_id === groupId) return before;
     if (isActiveOwner(before) && owners <= 1) throw new Conflict('The account must keep at least one owner: make another member owner first', 'last_owner');
-    const after = await tx.updateTable('members').set({ role, updated_at: sql`now()` }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+    const after = await tx
+      .updateTable('members')
+      .set({ role, permission_group_id: groupId, updated_at: sql`now()` })
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    const groups = before.permission_group_id || groupId ? { permission_group_id: { before: before.permission_group_id, after: groupId } } : {};
     await recordAuditEvent(tx, {
       ...audit,
       accountId,
       action: 'member.role_changed',
       environmentId: null,
       target: { type: 'member', id },
-      data: { email: before.email, role: { before: before.role, after: role } },
+      data: { email: before.email, role: { before: before.role, after: role }, ...groups },
     });
     return after;
   });
@@ -216,7 +240,7 @@ export async function removeMember(db: Db, accountId: string, principal: Princip
       action: 'member.removed',
       environmentId: null,
       target: { type: 'member', id },
-      data: { email: member.email, role: member.role, pending_invite: member.password_hash === null, revoked_service_tokens: tokens.map((t) => t.id) },
+      data: { email: member.email, role: member.role, ...(member.permission_group_id ? { permission_group_id: member.permission_group_id } : {}), pending_invite: member.password_hash === null, revoked_service_tokens: tokens.map((t) => t.id) },
     });
   });
 }

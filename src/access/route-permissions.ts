@@ -19,6 +19,8 @@ type EnvironmentSource =
 export interface RoutePermission {
   capability: Capability;
   environment: EnvironmentSource;
+  /** A second capability needed (in the same environment) when a boolean query flag is set, e.g. upsert with `commit=true`. */
+  withFlag?: { query: string; capability: Capability };
 }
 
 const M = '/mgmt/v1';
@@ -30,7 +32,7 @@ function contentRoutes(): Record<string, RoutePermission> {
     const base = `${M}/${kind.collection}`;
     table[`GET ${base}`] = { capability: 'content.read', environment: 'query' };
     table[`GET ${base}/${key}`] = { capability: 'content.read', environment: 'query' };
-    table[`PUT ${base}/${key}`] = { capability: 'content.manage', environment: 'query' };
+    table[`PUT ${base}/${key}`] = { capability: 'content.manage', environment: 'query', withFlag: { query: 'commit', capability: 'release.commit' } };
     table[`PUT ${base}/${key}/validate`] = { capability: 'content.read', environment: 'query' };
     if (kind.type === 'workflow') table[`PUT ${base}/${key}/activate`] = { capability: 'content.manage', environment: 'query' };
   }
@@ -60,6 +62,12 @@ export const ROUTE_PERMISSIONS: Record<string, RoutePermission> = {
   [`POST ${M}/members`]: { capability: 'members.manage', environment: 'none' },
   [`PATCH ${M}/members/:id`]: { capability: 'members.manage', environment: 'none' },
   [`DELETE ${M}/members/:id`]: { capability: 'members.manage', environment: 'none' },
+  // Permission groups (Herald): managed by whoever manages members.
+  [`GET ${M}/permission_groups`]: { capability: 'members.manage', environment: 'none' },
+  [`POST ${M}/permission_groups`]: { capability: 'members.manage', environment: 'none' },
+  [`GET ${M}/permission_groups/:id`]: { capability: 'members.manage', environment: 'none' },
+  [`PATCH ${M}/permission_groups/:id`]: { capability: 'members.manage', environment: 'none' },
+  [`DELETE ${M}/permission_groups/:id`]: { capability: 'members.manage', environment: 'none' },
   // Signing out needs only to be signed in.
   [`DELETE ${M}/sessions/current`]: { capability: 'account.read', environment: 'none' },
   [`GET ${M}/audit_events`]: { capability: 'audit.read', environment: 'none' },
@@ -70,7 +78,7 @@ export const ROUTE_PERMISSIONS: Record<string, RoutePermission> = {
   [`GET ${M}/commits`]: { capability: 'content.read', environment: 'query_optional' },
   [`GET ${M}/commits/:id`]: { capability: 'content.read', environment: 'commit' },
   [`GET ${M}/commits/:id/diff`]: { capability: 'content.read', environment: 'commit' },
-  [`PUT ${M}/commits`]: { capability: 'release.manage', environment: 'query' },
+  [`PUT ${M}/commits`]: { capability: 'release.commit', environment: 'query' },
   [`PUT ${M}/commits/promote`]: { capability: 'release.manage', environment: 'to_environment' },
   [`PUT ${M}/commits/:id/promote`]: { capability: 'release.manage', environment: 'commit_next' },
   [`GET ${M}/promotion_requests`]: { capability: 'content.read', environment: 'query_optional' },
@@ -145,7 +153,12 @@ export function authorizeHook(db: Db, accountId: string) {
     if (environment === undefined) return;
     const { principal } = request;
     const account = await db.selectFrom('accounts').select('production_write_access').where('id', '=', accountId).executeTakeFirstOrThrow();
-    const decision = decide(principal, rule.capability, environment ?? undefined, { productionWriteAccess: account.production_write_access });
-    if (!decision.allowed) throw new Forbidden(`Missing permission "${decision.capability}": ${decision.reason}`, 'missing_permission');
+    const settings = { productionWriteAccess: account.production_write_access };
+    const flag = rule.withFlag && ((request.query ?? {}) as Record<string, unknown>)[rule.withFlag.query];
+    const capabilities = rule.withFlag && (flag === true || flag === 'true') ? [rule.capability, rule.withFlag.capability] : [rule.capability];
+    for (const capability of capabilities) {
+      const decision = decide(principal, capability, environment ?? undefined, settings);
+      if (!decision.allowed) throw new Forbidden(`Missing permission "${decision.capability}": ${decision.reason}`, 'missing_permission');
+    }
   };
 }

@@ -1,6 +1,8 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
 import { generateSecret, hashSecret, secretPreview } from './secrets.ts';
+import type { PermissionGroupGrant } from './permissions.ts';
+import { loadPermissionGroupGrant } from './permission-groups.ts';
 
 const TOKEN_PREFIX = 'hst_';
 
@@ -15,6 +17,8 @@ export interface Principal {
   role: string;
   /** Environments the token may act in; null = every environment its role allows. */
   environmentIds: string[] | null;
+  /** With role `custom`: the permission group (its current levels) the principal's permissions come from. */
+  permissionGroup: PermissionGroupGrant | null;
   memberId: string | null;
   /** Email and name of the member behind the token (used as commit author). */
   memberEmail: string | null;
@@ -26,6 +30,8 @@ export interface CreateServiceTokenInput {
   role: string;
   createdByMemberId: string | null;
   environmentIds?: string[] | null;
+  /** Required with role `custom`. */
+  permissionGroupId?: string | null;
 }
 
 /** Creates a service token; the token itself is returned only here. */
@@ -41,6 +47,7 @@ export async function createServiceToken(db: Db, accountId: string, input: Creat
       role: input.role,
       created_by_member_id: input.createdByMemberId,
       environment_ids: input.environmentIds ?? null,
+      permission_group_id: input.permissionGroupId ?? null,
       last_used_at: null,
       revoked_at: null,
     })
@@ -60,6 +67,7 @@ export async function authenticateServiceToken(db: Db, token: string): Promise<P
       'service_tokens.name',
       'service_tokens.role',
       'service_tokens.environment_ids',
+      'service_tokens.permission_group_id',
       'service_tokens.created_by_member_id',
       'service_tokens.last_used_at',
       'members.email as member_email',
@@ -80,6 +88,7 @@ export async function authenticateServiceToken(db: Db, token: string): Promise<P
     name: row.name,
     role: row.role,
     environmentIds: row.environment_ids,
+    permissionGroup: row.permission_group_id ? await loadPermissionGroupGrant(db, row.permission_group_id) : null,
     memberId: row.created_by_member_id,
     memberEmail: row.member_email,
     memberName: row.member_name,
@@ -93,6 +102,8 @@ export interface ServiceTokenView {
   role: string;
   prefix: string;
   environments: string[] | null;
+  /** Herald: only on tokens with role `custom`. */
+  permission_group_id?: string;
   created_by_member_id: string | null;
   created_at: string;
   last_used_at: string | null;
@@ -107,6 +118,7 @@ export async function listServiceTokens(db: Db, accountId: string, slugOf: (id: 
     role: row.role,
     prefix: row.token_prefix,
     environments: row.environment_ids?.map(slugOf) ?? null,
+    ...(row.permission_group_id ? { permission_group_id: row.permission_group_id } : {}),
     created_by_member_id: row.created_by_member_id,
     created_at: row.created_at.toISOString(),
     last_used_at: row.last_used_at?.toISOString() ?? null,

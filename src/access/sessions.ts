@@ -7,6 +7,7 @@ import { hashPassword } from '../bootstrap.ts';
 import { Forbidden, HeraldError, Unauthorized } from '../errors.ts';
 import { recordAuditEvent } from './audit.ts';
 import { presentMember, type MemberView } from './members.ts';
+import { loadPermissionGroupGrant } from './permission-groups.ts';
 import { generateSecret, hashSecret } from './secrets.ts';
 import type { Principal } from './service-tokens.ts';
 
@@ -152,7 +153,7 @@ export async function authenticateSession(db: Db, token: string, csrf?: { header
   const row = await db
     .selectFrom('member_sessions as s')
     .innerJoin('members as m', 'm.id', 's.member_id')
-    .select(['s.id', 's.account_id', 's.csrf_token_hash', 's.last_used_at', 'm.id as member_id', 'm.email', 'm.name', 'm.role'])
+    .select(['s.id', 's.account_id', 's.csrf_token_hash', 's.last_used_at', 'm.id as member_id', 'm.email', 'm.name', 'm.role', 'm.permission_group_id'])
     .where('s.token_hash', '=', hashSecret(token))
     .where('s.revoked_at', 'is', null)
     .where('s.expires_at', '>', sql<Date>`now()`)
@@ -175,6 +176,7 @@ export async function authenticateSession(db: Db, token: string, csrf?: { header
     name: row.name ?? row.email,
     role: row.role,
     environmentIds: null,
+    permissionGroup: row.permission_group_id ? await loadPermissionGroupGrant(db, row.permission_group_id) : null,
     memberId: row.member_id,
     memberEmail: row.email,
     memberName: row.name,

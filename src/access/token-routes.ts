@@ -4,7 +4,8 @@ import { Type } from 'typebox';
 import type { HttpDeps } from '../http/app.ts';
 import { Forbidden, Invalid, NotFound } from '../errors.ts';
 import { listEnvironments } from '../environments/store.ts';
-import { isWithin, ROLES } from './permissions.ts';
+import { ASSIGNABLE_ROLES, isWithin } from './permissions.ts';
+import { assignablePermissionGroup } from './permission-groups.ts';
 import { createServiceToken, findServiceTokenRole, listServiceTokens, revokeServiceToken } from './service-tokens.ts';
 import { auditContextOf, recordAuditEvent } from './audit.ts';
 
@@ -29,7 +30,8 @@ export function serviceTokenRoutes({ db, accountId }: HttpDeps): FastifyPluginAs
         body: Type.Object(
           {
             name: Type.String({ minLength: 1, maxLength: 100 }),
-            role: Type.Optional(Type.Union(ROLES.map((r) => Type.Literal(r)))),
+            role: Type.Optional(Type.Union(ASSIGNABLE_ROLES.map((r) => Type.Literal(r)))),
+            permission_group_id: Type.Optional(Type.String({ format: 'uuid', description: 'Herald: the permission group of a token with role `custom` (required with it).' })),
             environments: Type.Optional(Type.Array(Type.String({ maxLength: 100 }), { minItems: 1, maxItems: 50 })),
           },
           { additionalProperties: false },
@@ -51,20 +53,24 @@ export function serviceTokenRoutes({ db, accountId }: HttpDeps): FastifyPluginAs
           return environment.id;
         });
       }
-      const { id, token } = await db.transaction().execute(async (tx) => {
-        const created = await createServiceToken(tx, accountId, { name: request.body.name, role, createdByMemberId: principal.memberId, environmentIds });
+      const { id, token, groupId } = await db.transaction().execute(async (tx) => {
+        // A custom token names its group; one carrying its custom creator's role keeps the creator's group.
+        const asked = request.body.permission_group_id ?? (request.body.role === undefined ? principal.permissionGroup?.id : undefined);
+        const groupId = await assignablePermissionGroup(tx, accountId, role, asked);
+        const created = await createServiceToken(tx, accountId, { name: request.body.name, role, createdByMemberId: principal.memberId, environmentIds, permissionGroupId: groupId });
         await recordAuditEvent(tx, {
           ...auditContextOf(request),
           accountId,
           action: 'service_token.created',
           environmentId: null,
           target: { type: 'service_token', id: created.id },
-          data: { name: request.body.name, role, environments: request.body.environments ?? null },
+          data: { name: request.body.name, role, ...(groupId ? { permission_group_id: groupId } : {}), environments: request.body.environments ?? null },
         });
-        return created;
+        return { ...created, groupId };
       });
       const bySlug = new Map(environments.map((e) => [e.id, e.slug]));
-      return reply.status(201).send({ id, name: request.body.name, role, environments: environmentIds?.map((e) => bySlug.get(e)) ?? null, token });
+      const group = groupId ? { permission_group_id: groupId } : {};
+      return reply.status(201).send({ id, name: request.body.name, role, ...group, environments: environmentIds?.map((e) => bySlug.get(e)) ?? null, token });
     });
 
     app.delete('/service_tokens/:id', {

@@ -6,6 +6,7 @@ import * as audit from './migrations/003_audit.ts';
 import * as members from './migrations/004_members.ts';
 import * as promotionApproval from './migrations/005_promotion_approval.ts';
 import * as engine from './migrations/006_engine.ts';
+import * as permissionGroups from './migrations/007_permission_groups.ts';
 
 /** Migrations in order; names sort lexically. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -15,6 +16,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '004_members': members,
   '005_promotion_approval': promotionApproval,
   '006_engine': engine,
+  '007_permission_groups': permissionGroups,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -42,6 +42,8 @@ export interface MembersTable {
   invite_expires_at: Date | null;
   invited_by_member_id: string | null;
   removed_at: Date | null;
+  /** With role `custom`: the permission group (Herald); null otherwise. */
+  permission_group_id: Generated<string | null>;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -67,9 +69,29 @@ export interface ServiceTokensTable {
   role: string;
   created_by_member_id: string | null;
   environment_ids: string[] | null;
+  /** With role `custom`: the permission group (Herald); null otherwise. */
+  permission_group_id: Generated<string | null>;
   created_at: Timestamp;
   last_used_at: Date | null;
   revoked_at: Date | null;
+}
+
+export interface PermissionGroupsTable {
+  id: Generated<string>;
+  account_id: string;
+  name: string;
+  description: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  deleted_at: Date | null;
+}
+
+/** A permission group's levels in one environment; an environment without a row is `none`. */
+export interface PermissionGroupEnvironmentsTable {
+  permission_group_id: string;
+  environment_id: string;
+  access: 'none' | 'view' | 'manage';
+  release: 'none' | 'commit' | 'manage';
 }
 
 export interface ApiKeysTable {
@@ -415,6 +437,8 @@ export interface Database {
   members: MembersTable;
   member_sessions: MemberSessionsTable;
   service_tokens: ServiceTokensTable;
+  permission_groups: PermissionGroupsTable;
+  permission_group_environments: PermissionGroupEnvironmentsTable;
   api_keys: ApiKeysTable;
   users: UsersTable;
   user_preference_sets: UserPreferenceSetsTable;

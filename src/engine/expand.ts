@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { inEnvironment, type EnvTx } from '../db/scoped.ts';
+import { HeraldError } from '../errors.ts';
 import { identifyProperties, identifyWithin, type IdentifyBody } from '../recipients/users/service.ts';
 import { deepMerge } from '../recipients/properties.ts';
 import { findTenant, saveTenant } from '../recipients/tenants/store.ts';
@@ -25,6 +26,21 @@ interface Recipient {
  * A retry after a crash finds either nothing done or everything done.
  */
 export async function expandTrigger(deps: EngineDeps, environmentId: string, workflowRunId: string): Promise<void> {
+  try {
+    await expand(deps, environmentId, workflowRunId);
+  } catch (error) {
+    // Bad inline data can never succeed: record it on the trigger instead of retrying for days.
+    // Anything else (the database going away) is thrown for the queue to retry.
+    if (!(error instanceof HeraldError)) throw error;
+    await inEnvironment(deps.db, environmentId, (tx) =>
+      tx.updateTable('workflow_runs')
+        .set({ status: 'failed', error: JSON.stringify({ code: error.code, message: error.message, errors: error.errors ?? [] }), updated_at: sql`now()` })
+        .where('environment_id', '=', environmentId).where('id', '=', workflowRunId).where('status', '=', 'queued')
+        .execute());
+  }
+}
+
+async function expand(deps: EngineDeps, environmentId: string, workflowRunId: string): Promise<void> {
   await inEnvironment(deps.db, environmentId, async (tx) => {
     const run = await tx
       .selectFrom('workflow_runs')

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { Type } from 'typebox';
+import { Type, type Static } from 'typebox';
 import type { Db } from '../db/database.ts';
 import type { RunStatus } from '../db/schema.ts';
 import { inEnvironment } from '../db/scoped.ts';
@@ -175,6 +175,31 @@ async function runEvents(db: Db, environmentId: string, row: RecipientRunListRow
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** A page of the environment's recipient runs, newest first, with Knock's filters. */
+export async function listRuns(db: Db, environmentId: string, query: Static<typeof ListRunsQuery>) {
+  const page = pageRequest(query);
+  return inEnvironment(db, environmentId, async (tx) => {
+    const rows = await listRecipientRuns(tx, environmentId, {
+      workflowKey: query.workflow,
+      statuses: query.status ? heraldStatuses(query.status) : undefined,
+      tenant: query.tenant,
+      hasErrors: query.has_errors,
+      recipientKey: query.recipient !== undefined ? recipientKey(refFromReference(query.recipient)) : undefined,
+      startingAt: query.starting_at,
+      endingAt: query.ending_at,
+    }, page);
+    const { rows: items, pageInfo } = toPage(rows, page, timeKeyOf);
+    return { items: items.map(toRecipientRun), page_info: pageInfo };
+  });
+}
+
+/** One recipient run with its timeline; 404 if the environment has no such run. */
+export async function getRun(db: Db, environmentId: string, id: string) {
+  const row = UUID.test(id) ? await inEnvironment(db, environmentId, (tx) => findRecipientRun(tx, environmentId, id)) : undefined;
+  if (!row) throw new NotFound('Workflow recipient run', id);
+  return { ...toRecipientRun(row), events: await runEvents(db, environmentId, row) };
+}
+
 /** Data API: workflow recipient runs, read-only. */
 export function recipientRunRoutes({ db }: HttpDeps): FastifyPluginAsync {
   return async (root) => {
@@ -183,33 +208,10 @@ export function recipientRunRoutes({ db }: HttpDeps): FastifyPluginAsync {
 
     app.get('/workflow_recipient_runs', {
       schema: { tags, summary: 'List workflow recipient runs', querystring: ListRunsQuery, response: { 200: ListRunsResponse } },
-    }, async (request) => {
-      const { environmentId } = request.apiKey;
-      const query = request.query;
-      const page = pageRequest(query);
-      return inEnvironment(db, environmentId, async (tx) => {
-        const rows = await listRecipientRuns(tx, environmentId, {
-          workflowKey: query.workflow,
-          statuses: query.status ? heraldStatuses(query.status) : undefined,
-          tenant: query.tenant,
-          hasErrors: query.has_errors,
-          recipientKey: query.recipient !== undefined ? recipientKey(refFromReference(query.recipient)) : undefined,
-          startingAt: query.starting_at,
-          endingAt: query.ending_at,
-        }, page);
-        const { rows: items, pageInfo } = toPage(rows, page, timeKeyOf);
-        return { items: items.map(toRecipientRun), page_info: pageInfo };
-      });
-    });
+    }, async (request) => listRuns(db, request.apiKey.environmentId, request.query));
 
     app.get('/workflow_recipient_runs/:id', {
       schema: { tags, summary: 'Get a workflow recipient run', params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) }), response: { 200: RunDetail } },
-    }, async (request) => {
-      const { environmentId } = request.apiKey;
-      const { id } = request.params;
-      const row = UUID.test(id) ? await inEnvironment(db, environmentId, (tx) => findRecipientRun(tx, environmentId, id)) : undefined;
-      if (!row) throw new NotFound('Workflow recipient run', id);
-      return { ...toRecipientRun(row), events: await runEvents(db, environmentId, row) };
-    });
+    }, async (request) => getRun(db, request.apiKey.environmentId, request.params.id));
   };
 }

@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { HttpDeps } from '../http/app.ts';
 import { auditContextOf } from '../access/audit.ts';
+import { hidesEnvironment } from '../access/permissions.ts';
 import { isBackwards, pageRequest, toPage } from '../http/pagination.ts';
 import { createApiKeys, listApiKeys } from './api-keys.ts';
 import { createEnvironment, getEnvironment, toEnvironmentView, updateEnvironmentSettings } from './service.ts';
@@ -27,7 +28,8 @@ export function environmentRoutes(deps: HttpDeps): FastifyPluginAsync {
     }, async (request) => {
       const page = pageRequest({ after: request.query.after, before: request.query.before, page_size: request.query.limit });
       // Environments are few: page through the ordered list in memory, keyed by position.
-      let rows = await listEnvironments(db, accountId);
+      // Environments a permission group gives no access to are hidden from its members and tokens.
+      let rows = (await listEnvironments(db, accountId)).filter((environment) => !hidesEnvironment(request.principal, environment));
       if (page.after !== undefined) rows = rows.filter((r) => r.position > Number(page.after));
       if (page.before !== undefined) rows = rows.filter((r) => r.position < Number(page.before));
       if (isBackwards(page)) rows.reverse();

@@ -4,6 +4,7 @@ import { accessRoutes } from '../access/routes.ts';
 import { auditRoutes } from '../access/audit-routes.ts';
 import { accountRoutes, serviceTokenRoutes } from '../access/token-routes.ts';
 import { memberRoutes } from '../access/member-routes.ts';
+import { permissionGroupRoutes } from '../access/permission-group-routes.ts';
 import { environmentRoutes } from '../environments/routes.ts';
 import { userRoutes } from '../recipients/users/routes.ts';
 import { preferenceRoutes } from '../recipients/preferences/routes.ts';
@@ -42,6 +43,7 @@ export function managementApiRoutes(deps: HttpDeps): FastifyPluginAsync {
     await app.register(accountRoutes(deps));
     await app.register(serviceTokenRoutes(deps));
     await app.register(memberRoutes(deps));
+    await app.register(permissionGroupRoutes(deps));
     await app.register(environmentRoutes(deps));
     await app.register(versioningRoutes(deps));
     await app.register(userViewRoutes(deps));

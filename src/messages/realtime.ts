@@ -50,13 +50,6 @@ export class FeedHub {
     for (const set of this.subscribers.values()) for (const subscriber of [...set]) this.deliver(subscriber, { kind: 'resync' });
   }
 
-  /** Number of subscriptions (for tests and metrics). */
-  get size(): number {
-    let n = 0;
-    for (const set of this.subscribers.values()) n += set.size;
-    return n;
-  }
-
   private deliver(subscriber: FeedSubscriber, signal: FeedSignal): void {
     try {
       subscriber(signal);

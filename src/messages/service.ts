@@ -185,8 +185,8 @@ export async function listMessages(
 ): Promise<{ items: MessageView[]; page_info: PageInfoShape }> {
   const request = pageRequest(query);
   const key = recipient ? recipientKey(recipient) : undefined;
-  if (key) requireRecipient(caller, key);
-  else if (caller.onlyUser !== undefined) requireRecipient(caller, '');
+  // A user token may list its own user's messages, never the environment's.
+  if (caller.onlyUser !== undefined) requireRecipient(caller, key ?? '');
   return inEnvironment(db, caller.environmentId, async (tx) => {
     const filters: MessageFilters = {
       recipientKeys: key ? [key] : undefined,

@@ -3,7 +3,7 @@ import type { Database, EnvironmentRow, PromotionRequestsTable } from '../db/sch
 import type { Db } from '../db/database.ts';
 import { Conflict, Forbidden, NotFound } from '../errors.ts';
 import { listEnvironments } from '../environments/store.ts';
-import type { AuditContext } from '../access/audit.ts';
+import { recordAuditEvent, type AuditContext } from '../access/audit.ts';
 import type { ResourceType } from './resource-kind.ts';
 
 type Tx = Kysely<Database>;
@@ -33,8 +33,17 @@ export interface PromotionAsk {
   key?: string;
 }
 
-export function createPromotionRequest(tx: Tx, accountId: string, target: EnvironmentRow, ask: PromotionAsk, audit: AuditContext): Promise<PromotionRequestRow> {
-  return tx
+/** What the audit log says of a request: what it asks to promote. */
+const askOf = (row: PromotionRequestRow) => ({
+  kind: row.commit_id ? 'promote_one' : 'promote_all',
+  commit_id: row.commit_id,
+  resource_types: row.resource_types,
+  resource_id: row.resource_key,
+});
+
+/** Records a pending request (audited as `promotion.requested`, in the caller's transaction). */
+export async function createPromotionRequest(tx: Tx, accountId: string, target: EnvironmentRow, ask: PromotionAsk, audit: AuditContext): Promise<PromotionRequestRow> {
+  const row = await tx
     .insertInto('promotion_requests')
     .values({
       account_id: accountId,
@@ -51,6 +60,15 @@ export function createPromotionRequest(tx: Tx, accountId: string, target: Enviro
     })
     .returningAll()
     .executeTakeFirstOrThrow();
+  await recordAuditEvent(tx, {
+    ...audit,
+    accountId,
+    action: 'promotion.requested',
+    environmentId: target.id,
+    target: { type: 'promotion_request', id: row.id },
+    data: askOf(row),
+  });
+  return row;
 }
 
 /** Locks a pending request for a decision; the decider must be a different member than the requester. */
@@ -64,13 +82,23 @@ export async function claimPendingRequest(tx: Tx, accountId: string, id: string,
   return row;
 }
 
+/** Records the decision on a claimed request (audited as `promotion.approved` / `promotion.rejected`, in the caller's transaction). */
 export async function decideRequest(tx: Tx, id: string, status: 'applied' | 'rejected', audit: AuditContext): Promise<PromotionRequestRow> {
-  return tx
+  const row = await tx
     .updateTable('promotion_requests')
     .set({ status, decided_by_email: audit.actor.email, decided_by_name: audit.actor.name, decided_at: new Date() })
     .where('id', '=', id)
     .returningAll()
     .executeTakeFirstOrThrow();
+  await recordAuditEvent(tx, {
+    ...audit,
+    accountId: row.account_id,
+    action: status === 'applied' ? 'promotion.approved' : 'promotion.rejected',
+    environmentId: row.environment_id,
+    target: { type: 'promotion_request', id: row.id },
+    data: { ...askOf(row), requested_by: { email: row.requested_by_email, name: row.requested_by_name } },
+  });
+  return row;
 }
 
 /** The newest 100 requests, optionally of one status and one target environment. */

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CAPABILITIES, decide, ROLES, type Grantee } from '../../src/access/permissions.ts';
+import { CAPABILITIES, decide, ROLES, type EnvironmentLevels, type Grantee } from '../../src/access/permissions.ts';
 import { ROUTE_PERMISSIONS } from '../../src/access/route-permissions.ts';
 import { startTestHerald, type TestHerald } from '../support/herald.ts';
 
@@ -20,10 +20,17 @@ let counter = 0;
 const call = (token: string, method: string, url: string, body?: unknown) => herald.request(method, url, { token, body });
 const environmentId = async (slug: string) => (await herald.db.selectFrom('environments').select('id').where('slug', '=', slug).executeTakeFirstOrThrow()).id;
 
-async function createToken(role: string, environments?: string[]): Promise<string> {
-  const res = await call(owner, 'POST', '/mgmt/v1/service_tokens', { name: `${role} ${++counter}`, role, environments });
+async function createToken(role: string, environments?: string[], permissionGroupId?: string): Promise<string> {
+  const res = await call(owner, 'POST', '/mgmt/v1/service_tokens', { name: `${role} ${++counter}`, role, environments, permission_group_id: permissionGroupId });
   expect(res.statusCode, res.body).toBe(201);
   return res.json().token;
+}
+
+/** A fresh permission group (development view) no one uses. */
+async function groupFixture(): Promise<string> {
+  const res = await call(owner, 'POST', '/mgmt/v1/permission_groups', { name: `fixture group ${++counter}`, environments: { development: { access: 'view' } } });
+  expect(res.statusCode, res.body).toBe(201);
+  return res.json().id;
 }
 
 /** A fresh invited support member (any manager may act on it). */
@@ -77,6 +84,15 @@ const REQUESTS: Record<string, (env: Slug) => Promise<{ method: string; url: str
   'POST /mgmt/v1/members': async () => ({ method: 'POST', url: '/mgmt/v1/members', body: { email: `matrix-${++counter}@example.com`, role: 'member' } }),
   'PATCH /mgmt/v1/members/:id': async () => ({ method: 'PATCH', url: `/mgmt/v1/members/${await inviteFixture()}`, body: { role: 'member' } }),
   'DELETE /mgmt/v1/members/:id': async () => ({ method: 'DELETE', url: `/mgmt/v1/members/${await inviteFixture()}` }),
+  'GET /mgmt/v1/permission_groups': async () => ({ method: 'GET', url: '/mgmt/v1/permission_groups' }),
+  'POST /mgmt/v1/permission_groups': async (env) => ({
+    method: 'POST',
+    url: '/mgmt/v1/permission_groups',
+    body: { name: `matrix group ${++counter}`, environments: { [env]: { access: 'manage', release: 'commit' } } },
+  }),
+  'GET /mgmt/v1/permission_groups/:id': async () => ({ method: 'GET', url: `/mgmt/v1/permission_groups/${await groupFixture()}` }),
+  'PATCH /mgmt/v1/permission_groups/:id': async (env) => ({ method: 'PATCH', url: `/mgmt/v1/permission_groups/${await groupFixture()}`, body: { environments: { [env]: { access: 'view' } } } }),
+  'DELETE /mgmt/v1/permission_groups/:id': async () => ({ method: 'DELETE', url: `/mgmt/v1/permission_groups/${await groupFixture()}` }),
   // A service token has no session to end: 422, not a permission denial.
   'DELETE /mgmt/v1/sessions/current': async () => ({ method: 'DELETE', url: '/mgmt/v1/sessions/current', answers: 422 }),
   'GET /mgmt/v1/audit_events': async () => ({ method: 'GET', url: '/mgmt/v1/audit_events' }),
@@ -189,16 +205,34 @@ describe('permission matrix', () => {
     }
   });
 
-  const grantees: Array<{ label: string; role: (typeof ROLES)[number]; environments?: Slug[] }> = [
+  const grantees: Array<{ label: string; role: (typeof ROLES)[number] | 'custom'; environments?: Slug[]; group?: Partial<Record<Slug, EnvironmentLevels>> }> = [
     ...ROLES.map((role) => ({ label: role, role })),
     { label: 'member limited to development', role: 'member', environments: ['development'] },
     { label: 'admin limited to production', role: 'admin', environments: ['production'] },
+    {
+      label: 'group: development manage/commit, staging view, production none',
+      role: 'custom',
+      group: { development: { access: 'manage', release: 'commit' }, staging: { access: 'view', release: 'none' } },
+    },
+    {
+      label: 'group: staging manage/manage, production view/manage',
+      role: 'custom',
+      group: { staging: { access: 'manage', release: 'manage' }, production: { access: 'view', release: 'manage' } },
+    },
+    { label: 'group (development view) on a token limited to production', role: 'custom', environments: ['production'], group: { development: { access: 'view', release: 'none' } } },
   ];
 
   for (const grantee of grantees) {
     it(`${grantee.label}: every route in every environment answers as the table says`, async () => {
-      const token = await createToken(grantee.role, grantee.environments);
-      const asGrantee: Grantee = { role: grantee.role, environmentIds: grantee.environments?.map((s) => environmentIds[s]) ?? null };
+      let permissionGroup: Grantee['permissionGroup'] = null;
+      if (grantee.group) {
+        const created = await call(owner, 'POST', '/mgmt/v1/permission_groups', { name: grantee.label, environments: grantee.group });
+        expect(created.statusCode, created.body).toBe(201);
+        const environments = Object.fromEntries(Object.entries(grantee.group).map(([slug, levels]) => [environmentIds[slug], levels]));
+        permissionGroup = { id: created.json().id, name: grantee.label, environments };
+      }
+      const token = await createToken(grantee.role, grantee.environments, permissionGroup?.id);
+      const asGrantee: Grantee = { role: grantee.role, environmentIds: grantee.environments?.map((s) => environmentIds[s]) ?? null, permissionGroup };
       let cells = 0;
       let allowed = 0;
       let succeeded = 0;
@@ -228,6 +262,7 @@ describe('permission matrix', () => {
       }
       expect(cells).toBe(Object.keys(ROUTE_PERMISSIONS).length * SLUGS.length);
       // The requests are real ones: nearly every allowed cell succeeds outright.
+      if (grantee.role === 'custom') expect(allowed).toBeGreaterThan(0);
       expect(succeeded, `${succeeded} of ${allowed} allowed cells answered 2xx`).toBeGreaterThanOrEqual(Math.floor(allowed * 0.85));
     });
   }
@@ -241,6 +276,7 @@ describe('permission matrix', () => {
     expect(holders('secrets.manage')).toEqual(['admin', 'owner']);
     expect(holders('api_keys.read')).toEqual(['admin', 'member', 'owner', 'production_only_member']);
     expect(holders('content.manage')).toEqual(['admin', 'member', 'owner', 'production_only_member']);
+    expect(holders('release.commit')).toEqual(['admin', 'member', 'owner', 'production_only_member']);
     expect(holders('release.manage')).toEqual(['admin', 'member', 'owner', 'production_only_member']);
     expect(holders('data.read')).toEqual(['admin', 'member', 'owner', 'production_only_member', 'support']);
   });

@@ -104,9 +104,13 @@ async function createWorld(): Promise<World> {
   const partial = { databaseUrl, dir, owner, smtp } as World;
   worlds.push(partial);
   const bootstrapJson = path.join(dir, 'bootstrap.json');
+  let t = performance.now();
   partial.api = await startHeraldProcess({ databaseUrl, role: 'api', bootstrapJson });
   partial.secrets = await readBootstrap(bootstrapJson);
+  const apiStart = performance.now() - t;
+  t = performance.now();
   partial.worker = await startHeraldProcess({ databaseUrl, role: 'worker', owner, env: WORKER_ENV });
+  console.log(`[crash-safety] first start: API ready in ${Math.round(apiStart)} ms, worker registered in ${Math.round(performance.now() - t)} ms`);
   const world = partial;
 
   const token = world.secrets.service_token;
@@ -350,12 +354,16 @@ it('a worker SIGKILLed mid-batch is replaced and every accepted trigger\'s messa
   let answered = 0;
   const firing = fire(world, world.api.url!, load, { onAnswer: () => answered++ });
 
-  // The kill point: 30% of the expected messages exist (polled).
+  // The kill point: 30% of the expected messages exist (polled); then, preferably, an SMTP
+  // send is under way (its attempt logged `pending`) so the kill may cut one — if none shows
+  // within a few seconds, the worker is killed anyway.
   const killAt = Math.round(expectedMessages * 0.3);
-  const messagesAtKill = await waitFor('30% of the messages to exist', async () => {
-    const n = await count(world, 'SELECT count(*)::int AS n FROM messages');
-    return n >= killAt ? n : undefined;
-  }, RECOVERY_DEADLINE_MS, 10);
+  await waitFor('30% of the messages to exist', async () => ((await count(world, 'SELECT count(*)::int AS n FROM messages')) >= killAt ? true : undefined), RECOVERY_DEADLINE_MS, 10);
+  const reached = performance.now();
+  await waitFor('an SMTP send to be under way', async () => {
+    const pending = await count(world, `SELECT count(*)::int AS n FROM message_delivery_logs WHERE status = 'pending'`);
+    return pending > 0 || performance.now() - reached > 5_000 ? true : undefined;
+  }, RECOVERY_DEADLINE_MS, 0);
   const dead = (await workerRegistration(world.owner, world.worker.pid))!;
   await killHerald(world.worker);
   const killedAfter = performance.now() - started;
@@ -364,13 +372,16 @@ it('a worker SIGKILLed mid-batch is replaced and every accepted trigger\'s messa
   // (graphile-worker would otherwise wait out its 4-hour lock timeout).
   const lockedByDead = await count(world, 'SELECT count(*)::int AS n FROM graphile_worker._private_jobs WHERE locked_by = ANY($1::text[])', [dead.workerIds]);
   const pendingAtKill = await count(world, `SELECT count(*)::int AS n FROM message_delivery_logs WHERE status = 'pending'`);
+  const messagesAtKill = await count(world, 'SELECT count(*)::int AS n FROM messages');
 
   const outcomes = await firing;
   const accepted = new Map(outcomes.filter((o) => o.status === 200).map((o) => [o.runId!, o.plan]));
   expect(outcomes.filter((o) => o.status !== 200).map((o) => o.status ?? o.error), 'the API was never killed: every trigger is accepted').toEqual([]);
   expect(accepted.size).toBe(load.length);
 
+  const releaseStarted = performance.now();
   await waitForLivenessReleased(world.owner, dead.lockKey);
+  const released = performance.now() - releaseStarted;
   const restartedAt = performance.now();
   world.worker = await startHeraldProcess({ databaseUrl: world.databaseUrl, role: 'worker', owner: world.owner, env: WORKER_ENV });
   await waitUntilAllFinished(world);
@@ -378,11 +389,12 @@ it('a worker SIGKILLed mid-batch is replaced and every accepted trigger\'s messa
 
   const verdict = await verify(world, accepted, (id) => accepted.has(id));
   console.log(`[crash-safety] worker killed: ${accepted.size}/${load.length} triggers accepted, ${recipients} recipients; killed at ${messagesAtKill}/${expectedMessages} messages `
-    + `(${Math.round(killedAfter)} ms in, ${answeredAtKill} triggers answered by then), holding ${lockedByDead} jobs and ${pendingAtKill} pending sends; `
+    + `(${Math.round(killedAfter)} ms in, ${answeredAtKill} triggers answered by then), holding ${lockedByDead} jobs and ${pendingAtKill} pending sends; its liveness lock was free after ${Math.round(released)} ms; `
     + `after restart all finished in ${Math.round(recovery)} ms; ${verdict.messages} messages, ${verdict.emails} emails, ${verdict.received} received by SMTP, `
     + `${verdict.interrupted} interrupted sends, ${verdict.duplicatedEmails} emails received twice`);
   expectNoProblems(verdict, 'after the worker was killed');
   expect(messagesAtKill, 'the kill came before the work was done').toBeLessThan(expectedMessages);
+  expect(lockedByDead, 'the dead worker held jobs that only their release let run again').toBeGreaterThan(0);
   expect(verdict.recipientRuns).toBe(recipients);
   expect(verdict.messages).toBe(expectedMessages);
   expect(verdict.emails).toBe(recipients);

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { signUserToken } from '@knocklabs/node';
-import { sql } from 'kysely';
 import { expect } from 'vitest';
 import { inEnvironment } from '../../src/db/scoped.ts';
 import type { MessageStatus } from '../../src/db/schema.ts';
@@ -125,9 +124,4 @@ export async function eventually<T>(check: () => T | undefined | false | Promise
     await new Promise((resolve) => setImmediate(resolve));
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-}
-
-/** Sets a message's inserted_at (ordering tests). */
-export async function setInsertedAt(herald: TestHerald, environmentId: string, id: string, at: Date): Promise<void> {
-  await inEnvironment(herald.db, environmentId, (tx) => sql`UPDATE messages SET inserted_at = ${at} WHERE environment_id = ${environmentId} AND id = ${id}`.execute(tx));
 }
