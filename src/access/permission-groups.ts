@@ -168,7 +168,7 @@ export async function updatePermissionGroup(
       action: 'permission_group.updated',
       environmentId: null,
       target: { type: 'permission_group', id },
-      data: { name: now.name, ...changes },
+      data: { name: now.name, changes },
     });
   });
   return getPermissionGroup(db, accountId, id);

@@ -69,6 +69,19 @@ describe('promotion approval', () => {
     expect(rejected.statusCode).toBe(200);
     expect(rejected.json().promotion_request.status).toBe('rejected');
     expect(await productionVersion()).toBe('v1');
+    // Requests and decisions are audited, with the target environment.
+    const events = (await call(owner, 'GET', '/mgmt/v1/audit_events?action=promotion.requested,promotion.approved,promotion.rejected&limit=100')).json().entries as Array<{
+      action: string;
+      environment: string;
+      target: { id: string };
+      actor: { email: string };
+      data: Record<string, unknown>;
+    }>;
+    const mine = events.filter((e) => e.target.id === id).reverse();
+    expect(mine.map((e) => [e.action, e.environment])).toEqual([['promotion.requested', 'production'], ['promotion.rejected', 'production']]);
+    expect(mine[0].data).toMatchObject({ kind: 'promote_one', commit_id: v2.id });
+    expect(mine[1].actor.email).toBe('reviewer@example.com');
+    expect(events.filter((e) => e.action === 'promotion.approved')).toHaveLength(1);
   });
 
   it('environments without the setting promote at once', async () => {
