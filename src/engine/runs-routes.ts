@@ -8,7 +8,7 @@ import { NotFound } from '../errors.ts';
 import type { HttpDeps } from '../http/app.ts';
 import { PageInfo, PageQuery, pageRequest, toPage } from '../http/pagination.ts';
 import { timeKeyOf } from '../messages/cursor.ts';
-import { recipientKey, refFromReference } from './recipients.ts';
+import { recipientKey, recipientReference, refFromReference } from './recipients.ts';
 import { findRecipientRun, listRecipientRuns, listRunMessages, type RecipientRunListRow } from './runs-store.ts';
 
 /**
@@ -96,8 +96,8 @@ export function toRecipientRun(row: RecipientRunListRow) {
     workflow_run_id: row.workflow_run_id,
     workflow: row.workflow_key,
     status: KNOCK_STATUS[row.status],
-    recipient: row.recipient,
-    actor: row.actor ?? null,
+    recipient: recipientReference(refFromReference(row.recipient)),
+    actor: row.actor ? recipientReference(refFromReference(row.actor)) : null,
     tenant: row.tenant,
     error_count: Number(row.error_count),
     trigger_source: { type: 'api' as const, cancellation_key: row.cancellation_key },

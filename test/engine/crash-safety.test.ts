@@ -6,12 +6,13 @@
  *
  * Herald runs as real child processes (`herald serve --role api` and `--role worker`) on
  * a fresh database; emails go to a real SMTP server in this process. A workflow sends an
- * email, then writes an in-app message. Over 1,000 triggers (1–5 recipients each, 32 in
- * flight) are fired, then:
+ * email, then writes an in-app message, to each of 1–5 users per trigger; 1,000 triggers
+ * are fired, 32 in flight, then:
  *
- * 1. Worker killed: once 30% of the expected messages exist, the worker is SIGKILLed (its
- *    jobs stay locked by it); a new worker starts, releases them (the dead worker's
- *    liveness lock is free) and finishes the work. The one thing that may happen twice is
+ * 1. Worker killed: once 30% of the expected messages exist — and, if one shows within
+ *    5 s, while an SMTP send is under way — the worker is SIGKILLed (its jobs stay locked
+ *    by it); once the database has dropped its session (liveness lock free) a new worker
+ *    starts, releases those jobs and finishes the work. The one thing that may happen twice is
  *    an email whose SMTP send the kill cut after the server had accepted it: its attempt
  *    is left `pending`, is marked `interrupted` and re-sent with the same Message-ID (the
  *    receiver can deduplicate). Such duplicates are counted and allowed only there.
@@ -46,7 +47,7 @@ const CONCURRENCY = 32;
 const WORKFLOW = 'crash-safety';
 const STEPS = ['email_1', 'feed'] as const;
 /** Generous: the machine has 2 cores shared by Postgres, two Herald processes and this test. */
-const RECOVERY_DEADLINE_MS = 90_000;
+const RECOVERY_DEADLINE_MS = 120_000;
 const WORKER_ENV = { HERALD_WORKER_CONCURRENCY: '8', HERALD_DELIVERY_RETRY_BASE_MS: '100', HERALD_STEP_RETRY_BASE_MS: '100' };
 
 // ---------------------------------------------------------------- a scenario's world
@@ -104,13 +105,9 @@ async function createWorld(): Promise<World> {
   const partial = { databaseUrl, dir, owner, smtp } as World;
   worlds.push(partial);
   const bootstrapJson = path.join(dir, 'bootstrap.json');
-  let t = performance.now();
   partial.api = await startHeraldProcess({ databaseUrl, role: 'api', bootstrapJson });
   partial.secrets = await readBootstrap(bootstrapJson);
-  const apiStart = performance.now() - t;
-  t = performance.now();
   partial.worker = await startHeraldProcess({ databaseUrl, role: 'worker', owner, env: WORKER_ENV });
-  console.log(`[crash-safety] first start: API ready in ${Math.round(apiStart)} ms, worker registered in ${Math.round(performance.now() - t)} ms`);
   const world = partial;
 
   const token = world.secrets.service_token;
@@ -390,7 +387,7 @@ it('a worker SIGKILLed mid-batch is replaced and every accepted trigger\'s messa
   const verdict = await verify(world, accepted, (id) => accepted.has(id));
   console.log(`[crash-safety] worker killed: ${accepted.size}/${load.length} triggers accepted, ${recipients} recipients; killed at ${messagesAtKill}/${expectedMessages} messages `
     + `(${Math.round(killedAfter)} ms in, ${answeredAtKill} triggers answered by then), holding ${lockedByDead} jobs and ${pendingAtKill} pending sends; its liveness lock was free after ${Math.round(released)} ms; `
-    + `after restart all finished in ${Math.round(recovery)} ms; ${verdict.messages} messages, ${verdict.emails} emails, ${verdict.received} received by SMTP, `
+    + `the new worker registered in ${Math.round(world.worker.startup.ms)} ms and all finished ${Math.round(recovery)} ms after its start; ${verdict.messages} messages, ${verdict.emails} emails, ${verdict.received} received by SMTP, `
     + `${verdict.interrupted} interrupted sends, ${verdict.duplicatedEmails} emails received twice`);
   expectNoProblems(verdict, 'after the worker was killed');
   expect(messagesAtKill, 'the kill came before the work was done').toBeLessThan(expectedMessages);
@@ -402,7 +399,7 @@ it('a worker SIGKILLed mid-batch is replaced and every accepted trigger\'s messa
   // The successor released the dead worker's registration along with its jobs.
   const registered = (await world.owner.query<{ pid: number }>('SELECT pid FROM worker_processes')).rows.map((r) => r.pid);
   expect(registered).toEqual([world.worker.pid]);
-}, 150_000);
+}, 240_000);
 
 it('an API server SIGKILLed during a trigger load loses no answered trigger and duplicates nothing after its restart', async () => {
   const world = await createWorld();
@@ -435,20 +432,27 @@ it('an API server SIGKILLed during a trigger load loses no answered trigger and 
   const recovery = performance.now() - restartedAt;
 
   const accepted = new Map([...outcomes, ...more].filter((o) => o.status === 200).map((o) => [o.runId!, o.plan]));
-  // Runs of unanswered requests may have landed (committed, answer lost) or not; nothing else may exist.
-  const unknownLanded = (await world.owner.query<{ id: string; recipients: string[]; data: { n: number } }>('SELECT id, recipients, data FROM workflow_runs')).rows.filter((run) => !accepted.has(run.id));
-  const unansweredNumbers = new Set(unanswered.map((o) => o.plan.n));
-  const verdict = await verify(world, accepted, (id) => accepted.has(id) || unknownLanded.some((run) => run.id === id && unansweredNumbers.has(run.data.n)));
-  const recipients = [...accepted.values()].reduce((sum, plan) => sum + plan.recipients.length, 0) + unknownLanded.reduce((sum, run) => sum + run.recipients.length, 0);
+  // A request that got no answer either landed entirely (committed, answer lost) or not at
+  // all; a landed one must run like an accepted one. Nothing else may exist.
+  const unansweredByNumber = new Map(unanswered.map((o) => [o.plan.n, o.plan]));
+  const landed = new Map<string, Plan>();
+  for (const run of (await world.owner.query<{ id: string; data: { n: number } }>('SELECT id, data FROM workflow_runs')).rows) {
+    const plan = unansweredByNumber.get(run.data.n);
+    if (!accepted.has(run.id) && plan) landed.set(run.id, plan);
+  }
+  const existing = new Map([...accepted, ...landed]);
+  const verdict = await verify(world, existing, (id) => existing.has(id));
+  const recipients = [...existing.values()].reduce((sum, plan) => sum + plan.recipients.length, 0);
   console.log(`[crash-safety] API killed: ${answered} triggers answered 200 before the kill (${Math.round(killedAfter)} ms in), ${unanswered.length} unanswered `
-    + `(${unknownLanded.length} of them landed), ${more.length} more accepted after the restart (API ready in ${Math.round(apiReady)} ms, all finished ${Math.round(recovery)} ms after the restart); `
+    + `(${landed.size} of them landed), ${more.length} more accepted after the restart (API ready in ${Math.round(apiReady)} ms using ${world.api.startup.cpuSeconds} CPU-s, all finished ${Math.round(recovery)} ms after the restart); `
     + `${verdict.runs} runs, ${verdict.messages} messages, ${verdict.emails} emails, ${verdict.received} received by SMTP, ${verdict.interrupted} interrupted sends, ${verdict.duplicatedEmails} emails received twice`);
   expectNoProblems(verdict, 'after the API was killed');
   expect(unanswered.length, 'the kill left requests in flight').toBeGreaterThan(0);
-  expect(verdict.runs).toBe(accepted.size + unknownLanded.length);
+  expect(verdict.runs).toBe(existing.size);
+  expect(verdict.recipientRuns).toBe(recipients);
   expect(verdict.messages).toBe(recipients * STEPS.length);
   // The worker was never killed: every email exactly once.
   expect(verdict.interrupted).toBe(0);
   expect(verdict.duplicatedEmails).toBe(0);
   expect(verdict.received).toBe(verdict.emails);
-}, 150_000);
+}, 240_000);

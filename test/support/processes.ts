@@ -4,6 +4,7 @@
  * leaves none behind whatever the test did.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type pg from 'pg';
 import { freePort } from '../../src/db/embedded.ts';
@@ -19,6 +20,8 @@ export interface HeraldProcess {
   url?: string;
   /** Everything the process printed. */
   output: string[];
+  /** How long it took to be ready, and the CPU time it used until then (seconds; 0 where /proc is missing). */
+  startup: { ms: number; cpuSeconds: number };
   /** Resolves once the process has exited. */
   exited: Promise<void>;
   hasExited(): boolean;
@@ -79,7 +82,8 @@ export async function startHeraldProcess(options: StartOptions): Promise<HeraldP
     children.delete(child);
     resolve();
   }));
-  const proc: HeraldProcess = { role: options.role, child, pid: child.pid!, output, exited, hasExited: () => exitedFlag };
+  const started = performance.now();
+  const proc: HeraldProcess = { role: options.role, child, pid: child.pid!, output, startup: { ms: 0, cpuSeconds: 0 }, exited, hasExited: () => exitedFlag };
   const url = `http://127.0.0.1:${port}`;
   const timeout = options.readyTimeoutMs ?? 60_000;
   try {
@@ -106,7 +110,19 @@ export async function startHeraldProcess(options: StartOptions): Promise<HeraldP
     await killHerald(proc);
     throw error;
   }
+  proc.startup = { ms: performance.now() - started, cpuSeconds: cpuSeconds(proc.pid) };
   return proc;
+}
+
+/** CPU time (user + system, seconds) a process has used so far, from /proc; 0 where unavailable. */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
 }
 
 /** SIGKILLs the process and waits until it has exited. */

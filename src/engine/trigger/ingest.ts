@@ -52,7 +52,6 @@ export function createTriggerCommitter(db: Db): TriggerCommitter {
     inEnvironment(db, environmentId, (tx) => writeTriggers(tx, environmentId, items));
   return new GroupCommit<TriggerRequest, TriggerResult>({
     maxBatch: 1000,
-    maxInFlight: Number(process.env.BENCH_TMP_INFLIGHT ?? 2),
     conflictKey: (item) => item.idempotencyKey ?? randomUUID(),
     flush: async (environmentId, items) => {
       try {
