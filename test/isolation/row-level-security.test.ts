@@ -53,6 +53,8 @@ type Slug = (typeof SLUGS)[number];
 // admins see and edit every environment's values side by side; signing keys are secrets of
 // the environment's configuration, created and revoked through /mgmt like API keys and only
 // ever read to verify a token (their public half). (`worker_processes` has no environment_id.)
+// `permission_group_environments`: a custom permission group's level in each environment —
+// access control itself, read across environments when a principal authenticates.
 const ACCOUNT_LEVEL_TABLES_WITH_ENVIRONMENT_ID = [
   'api_keys',
   'environment_resources',
@@ -62,6 +64,7 @@ const ACCOUNT_LEVEL_TABLES_WITH_ENVIRONMENT_ID = [
   'channel_environment_settings',
   'variable_values',
   'signing_keys',
+  'permission_group_environments',
 ];
 
 let herald: TestHerald;
