@@ -4,14 +4,13 @@ import { inEnvironment } from '../db/scoped.ts';
 import { evaluateConditions } from './conditions.ts';
 import { enqueue } from './queue.ts';
 import { refFromReference } from './recipients.ts';
-import { backoffMs, loadScopeParts, saveStep, type RunContext, type Step, type StepOutcome, type WorkflowContent } from './run-context.ts';
+import { backoffMs, createJobCache, loadScopeParts, saveStep, type JobCache, type RunContext, type ScopeParts, type Step, type StepOutcome, type WorkflowContent } from './run-context.ts';
 import { runBatchStep } from './steps/batch.ts';
 import { runChannelStep } from './steps/channel.ts';
 import { runDelayStep } from './steps/delay.ts';
 import { runFetchStep } from './steps/fetch.ts';
 import { runThrottleStep } from './steps/throttle.ts';
 import { runTriggerWorkflowStep } from './steps/trigger-workflow.ts';
-import { loadVariables } from '../variables/store.ts';
 import type { EngineDeps } from './tasks.ts';
 
 type StepRunner = (ctx: RunContext, step: Step) => Promise<StepOutcome>;
@@ -41,33 +40,48 @@ async function loadVersion(deps: EngineDeps, versionId: string): Promise<Workflo
   return row.content as WorkflowContent;
 }
 
-/** Executes (or continues) recipient runs one after another. */
+/** Runs of one job executed at the same time (each on its own connection when it needs one). */
+const RUNS_IN_PARALLEL = 4;
+
+/**
+ * Executes (or continues) a job's recipient runs: they are claimed and their scopes read
+ * in one transaction, then executed a few at a time, sharing configuration reads.
+ */
 export async function executeRuns(deps: EngineDeps, environmentId: string, runIds: string[]): Promise<void> {
-  for (const id of runIds) await executeRun(deps, environmentId, id);
+  const cache = createJobCache(deps, environmentId);
+  const claimed = await inEnvironment(deps.db, environmentId, async (tx) => {
+    const runs = await tx.updateTable('workflow_recipient_runs')
+      .set({ status: 'processing', updated_at: sql`now()` })
+      .where('environment_id', '=', environmentId)
+      .where('id', 'in', runIds)
+      .where('status', 'in', ['queued', 'paused', 'processing'])
+      .returningAll()
+      .execute();
+    // Cancelled, finished or batched runs are not returned: nothing to do for them.
+    return runs.length === 0 ? [] : { runs, parts: await loadScopeParts(tx, environmentId, runs) };
+  });
+  if (Array.isArray(claimed)) return;
+  const queue = [...claimed.runs];
+  const lane = async () => {
+    for (let run = queue.shift(); run; run = queue.shift()) await executeRun(deps, environmentId, run, claimed.parts.get(run.id)!, cache);
+  };
+  const results = await Promise.allSettled(Array.from({ length: Math.min(RUNS_IN_PARALLEL, queue.length) }, lane));
+  // A failure (the database going away) fails the job, which the queue retries; finished runs are skipped then.
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
 }
 
 /**
- * Executes one recipient run from where it stands: steps already done (recorded in the
- * run's `refs`) are skipped, so a job retried after a crash continues instead of
+ * Executes one claimed recipient run from where it stands: steps already done (recorded
+ * in the run's `refs`) are skipped, so a job retried after a crash continues instead of
  * repeating. Ends completed, paused (a delay, batch or retry will resume it), or halted.
  */
-export async function executeRun(deps: EngineDeps, environmentId: string, runId: string): Promise<void> {
-  const run = await inEnvironment(deps.db, environmentId, (tx) =>
-    tx.updateTable('workflow_recipient_runs')
-      .set({ status: 'processing', updated_at: sql`now()` })
-      .where('environment_id', '=', environmentId)
-      .where('id', '=', runId)
-      .where('status', 'in', ['queued', 'paused', 'processing'])
-      .returningAll()
-      .executeTakeFirst());
-  if (!run) return; // cancelled, finished, or batched into another run
-
+async function executeRun(deps: EngineDeps, environmentId: string, run: RecipientRunRow, parts: ScopeParts, cache: JobCache): Promise<void> {
   const workflow = run.version_id ? await loadVersion(deps, run.version_id) : undefined;
   if (!workflow) {
     await finish(deps, environmentId, run, 'error', { message: 'The workflow version of this run no longer exists' });
     return;
   }
-  const parts = await loadScopeParts(deps.db, environmentId, run);
   if (!parts.recipient) {
     await finish(deps, environmentId, run, 'halted', { code: 'recipient_not_found', message: 'The recipient does not exist in this environment' });
     return;
@@ -83,13 +97,15 @@ export async function executeRun(deps: EngineDeps, environmentId: string, runId:
     recipientRef: refFromReference(run.recipient),
     refs,
     settings: (run.settings ?? {}) as RunContext['settings'],
+    preferenceSets: parts.preferenceSets,
+    cache,
     scope: {
       recipient: parts.recipient,
       actor: parts.actor,
       tenant: parts.tenant,
       tenantSettings: parts.tenantSettings,
       data: (run.data ?? {}) as Record<string, unknown>,
-      vars: await loadVariables(deps.db, deps.accountId, environmentId),
+      vars: await cache.variables(),
       workflow: { key: run.workflow_key, categories: workflow.categories ?? [] },
       refs: scopeRefs,
       timestamp: run.inserted_at.toISOString(),
@@ -100,7 +116,7 @@ export async function executeRun(deps: EngineDeps, environmentId: string, runId:
 
   const outcome = await walk(ctx, workflow.steps ?? []);
   if (outcome.kind === 'stop') await finish(deps, environmentId, run, outcome.status, outcome.error);
-  else if (outcome.kind === 'next') await finish(deps, environmentId, run, 'completed');
+  else if (outcome.kind === 'next' && !ctx.completed) await finish(deps, environmentId, run, 'completed');
 }
 
 /** Walks steps in order, into the chosen branch of a branch step. */

@@ -37,7 +37,7 @@ export function heraldStatuses(statuses: KnockRunStatus[]): RunStatus[] {
 const RecipientReference = Type.Union([Type.String({ minLength: 1, maxLength: 256 }), Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }), collection: Type.String({ minLength: 1, maxLength: 256 }) })]);
 const RunStatusParam = Type.Enum(['queued', 'processing', 'paused', 'completed', 'cancelled']);
 
-const ListRunsQuery = Type.Object({
+export const ListRunsQuery = Type.Object({
   ...PageQuery,
   workflow: Type.Optional(Type.String({ maxLength: 256 })),
   status: Type.Optional(Type.Array(RunStatusParam, { maxItems: 5 })),
@@ -131,7 +131,7 @@ interface StepState {
 }
 
 /** The run's timeline: one event per step that ran, one per message created, and its end. */
-async function runEvents(db: Db, environmentId: string, row: RecipientRunListRow): Promise<RunEvent[]> {
+export async function runEvents(db: Db, environmentId: string, row: RecipientRunListRow): Promise<RunEvent[]> {
   const messages = await inEnvironment(db, environmentId, (tx) => listRunMessages(tx, environmentId, row.id));
   const at = row.updated_at.toISOString();
   const steps = Object.entries((row.refs ?? {}) as Record<string, StepState>).map(([ref, state]) => ({

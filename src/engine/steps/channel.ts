@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { MessageRow } from '../../db/schema.ts';
 import { inEnvironment, type EnvTx } from '../../db/scoped.ts';
-import { announceMessage } from '../../messages/notify.ts';
+import { sql } from 'kysely';
+import { MESSAGES_CHANNEL } from '../../messages/notify.ts';
 import { getProvider } from '../../channels/providers/index.ts';
-import { loadChannelForSending, type SendingChannel } from '../../channels/config/store.ts';
+import type { SendingChannel } from '../../channels/config/store.ts';
 import { isAllowedByPreferences, type PreferenceSetInput } from '../preferences.ts';
 import { renderTemplate } from '../render.ts';
 import { recipientReference } from '../recipients.ts';
-import { saveStep, saveStepState, type RunContext, type Step, type StepOutcome } from '../run-context.ts';
+import { isLastStep, saveStep, saveStepState, type RunContext, type Step, type StepOutcome } from '../run-context.ts';
 import { committedTemplateSources } from '../template-sources.ts';
 import { deliverMessage, loadChannelData } from './deliver.ts';
 
@@ -25,10 +26,11 @@ export async function runChannelStep(ctx: RunContext, step: Step): Promise<StepO
     return deliverMessage(ctx, step, String(state.message_id));
   }
   const channelKey = step.channel_key ?? '';
-  const channel = await loadChannelForSending(ctx.deps.db, ctx.deps.accountId, ctx.environmentId, channelKey);
+  const channel = await ctx.cache.channel(channelKey);
   if (!channel) throw new Error(`The channel "${channelKey}" does not exist`);
 
-  const channelData = await loadChannelData(ctx, channel.id);
+  // Only push and chat address recipients through channel data.
+  const channelData = channel.type === 'push' || channel.type === 'chat' ? await loadChannelData(ctx, channel.id) : null;
   const unreachable = unreachableReason(ctx, channel, channelData);
   if (unreachable) {
     await saveStep(ctx, step.ref, { status: 'skipped', reason: unreachable, output: { delivery_status: 'skipped' } });
@@ -52,21 +54,21 @@ export async function runChannelStep(ctx: RunContext, step: Step): Promise<StepO
 
   if (channel.type === 'in_app_feed') {
     await inEnvironment(ctx.deps.db, ctx.environmentId, async (tx) => {
-      const message = await createMessage(tx, ctx, step, channel, content, 'delivered');
-      await saveStepState(tx, ctx, step.ref, { status: 'done', message_id: message.id, output: { delivery_status: 'delivered', message_id: message.id } });
+      const messageId = await createMessage(tx, ctx, step, channel, content, 'delivered');
+      await saveStepState(tx, ctx, step.ref, { status: 'done', message_id: messageId, output: { delivery_status: 'delivered', message_id: messageId } }, { completesRun: isLastStep(ctx, step) });
     });
     return { kind: 'next' };
   }
 
   const sandboxed = channel.sandbox || ctx.settings.sandbox_mode === true;
   const messageId = await inEnvironment(ctx.deps.db, ctx.environmentId, async (tx) => {
-    const message = await createMessage(tx, ctx, step, channel, content, sandboxed ? 'not_sent' : 'queued');
+    const id = await createMessage(tx, ctx, step, channel, content, sandboxed ? 'not_sent' : 'queued');
     if (sandboxed) {
-      await saveStepState(tx, ctx, step.ref, { status: 'done', message_id: message.id, output: { delivery_status: 'not_sent', message_id: message.id } });
+      await saveStepState(tx, ctx, step.ref, { status: 'done', message_id: id, output: { delivery_status: 'not_sent', message_id: id } }, { completesRun: isLastStep(ctx, step) });
     } else {
-      await saveStepState(tx, ctx, step.ref, { status: 'delivering', message_id: message.id });
+      await saveStepState(tx, ctx, step.ref, { status: 'delivering', message_id: id });
     }
-    return message.id;
+    return id;
   });
   if (sandboxed) return { kind: 'next' };
   return deliverMessage(ctx, step, messageId, channel, channelData);
@@ -93,12 +95,7 @@ function unreachableReason(ctx: RunContext, channel: SendingChannel, channelData
 async function preferenceBlock(ctx: RunContext, channel: SendingChannel): Promise<string | undefined> {
   if (ctx.workflow.settings?.override_preferences || ctx.recipientRef.collection) return undefined;
   const tenant = ctx.run.tenant;
-  const rows = await inEnvironment(ctx.deps.db, ctx.environmentId, (tx) =>
-    tx.selectFrom('user_preference_sets').select(['set_id', 'settings'])
-      .where('environment_id', '=', ctx.environmentId)
-      .where('user_id', '=', ctx.recipientRef.id)
-      .where('set_id', 'in', tenant ? ['default', tenant] : ['default'])
-      .execute());
+  const rows = ctx.preferenceSets;
   const byId = new Map(rows.map((row) => [row.set_id, row.settings as PreferenceSetInput]));
   const sets: PreferenceSetInput[] = [];
   if (tenant && byId.has(tenant)) sets.push({ ...byId.get(tenant)!, level: 'recipient_tenant' });
@@ -118,51 +115,46 @@ async function preferenceBlock(ctx: RunContext, channel: SendingChannel): Promis
   return decision.allowed ? undefined : `preferences: ${decision.reason ?? 'opted out'}`;
 }
 
-/** Writes the step's message once: a retry finds the one already written (unique per run and step). */
-async function createMessage(tx: EnvTx, ctx: RunContext, step: Step, channel: SendingChannel, content: unknown, status: MessageRow['status']): Promise<MessageRow> {
+/**
+ * Writes the step's message once — a retry finds the one already written (unique per run
+ * and step) — with its first event and, for feeds, the announcement to open sockets: one
+ * statement, so a feed message costs one round trip.
+ */
+async function createMessage(tx: EnvTx, ctx: RunContext, step: Step, channel: SendingChannel, content: unknown, status: MessageRow['status']): Promise<string> {
   const batch = ctx.scope.activities !== undefined;
   const actor = ctx.run.actor;
   const activities = batch
     ? (ctx.scope.activities as unknown[])
     : [{ id: ctx.run.id, actor, recipient: recipientReference(ctx.recipientRef), data: ctx.scope.data, inserted_at: ctx.run.inserted_at.toISOString() }];
   const actors = batch ? (ctx.scope.actors as unknown[]) : actor ? [actor] : [];
-  const inserted = await tx
-    .insertInto('messages')
-    .values({
-      environment_id: ctx.environmentId,
-      id: randomUUID(),
-      workflow_recipient_run_id: ctx.run.id,
-      workflow_run_id: ctx.run.workflow_run_id,
-      workflow_key: ctx.run.workflow_key,
-      version_id: ctx.run.version_id,
-      step_ref: step.ref,
-      channel_id: channel.id,
-      channel_type: channel.type,
-      recipient: JSON.stringify(recipientReference(ctx.recipientRef)),
-      recipient_key: ctx.run.recipient_key,
-      actors: JSON.stringify(actors),
-      tenant: ctx.run.tenant,
-      status,
-      data: JSON.stringify(ctx.scope.data),
-      content: JSON.stringify(content),
-      metadata: JSON.stringify({
-        categories: ctx.workflow.categories ?? [],
-        activities,
-        total_activities: batch ? ctx.scope.total_activities : 1,
-        total_actors: batch ? ctx.scope.total_actors : actors.length,
-      }),
-    })
-    .onConflict((oc) => oc.columns(['environment_id', 'workflow_recipient_run_id', 'step_ref']).doNothing())
-    .returningAll()
-    .executeTakeFirst();
-  if (!inserted) {
-    return tx.selectFrom('messages').selectAll().where('environment_id', '=', ctx.environmentId).where('workflow_recipient_run_id', '=', ctx.run.id).where('step_ref', '=', step.ref).executeTakeFirstOrThrow();
-  }
-  if (status !== 'queued') {
-    await tx.insertInto('message_events').values({ environment_id: ctx.environmentId, message_id: inserted.id, type: `message.${status}`, data: null }).execute();
-  }
-  if (channel.type === 'in_app_feed') {
-    await announceMessage(tx, { e: ctx.environmentId, c: channel.id, r: ctx.run.recipient_key, m: inserted.id });
-  }
-  return inserted;
+  const metadata = {
+    categories: ctx.workflow.categories ?? [],
+    activities,
+    total_activities: batch ? ctx.scope.total_activities : 1,
+    total_actors: batch ? ctx.scope.total_actors : actors.length,
+  };
+  const event = status === 'queued' ? null : `message.${status}`;
+  const announce = channel.type === 'in_app_feed';
+  const inserted = await sql<{ id: string }>`
+    WITH m AS (
+      INSERT INTO messages (environment_id, id, workflow_recipient_run_id, workflow_run_id, workflow_key, version_id, step_ref,
+                            channel_id, channel_type, recipient, recipient_key, actors, tenant, status, data, content, metadata)
+      VALUES (${ctx.environmentId}, ${randomUUID()}, ${ctx.run.id}, ${ctx.run.workflow_run_id}, ${ctx.run.workflow_key}, ${ctx.run.version_id}, ${step.ref},
+              ${channel.id}, ${channel.type}, ${JSON.stringify(recipientReference(ctx.recipientRef))}::jsonb, ${ctx.run.recipient_key},
+              ${JSON.stringify(actors)}::jsonb, ${ctx.run.tenant}, ${status}, ${JSON.stringify(ctx.scope.data)}::jsonb,
+              ${JSON.stringify(content)}::jsonb, ${JSON.stringify(metadata)}::jsonb)
+      ON CONFLICT (environment_id, workflow_recipient_run_id, step_ref) DO NOTHING
+      RETURNING environment_id, id, channel_id, recipient_key
+    ), e AS (
+      INSERT INTO message_events (environment_id, message_id, type)
+      SELECT environment_id, id, ${event}::text FROM m WHERE ${event}::text IS NOT NULL
+    ), n AS (
+      SELECT pg_notify(${MESSAGES_CHANNEL}, json_build_object('e', environment_id, 'c', channel_id, 'r', recipient_key, 'm', id)::text)
+      FROM m WHERE ${announce}::boolean
+    )
+    SELECT id, (SELECT count(*) FROM n) AS announced FROM m`.execute(tx);
+  const id = inserted.rows[0]?.id;
+  if (id) return id;
+  const existing = await tx.selectFrom('messages').select('id').where('environment_id', '=', ctx.environmentId).where('workflow_recipient_run_id', '=', ctx.run.id).where('step_ref', '=', step.ref).executeTakeFirstOrThrow();
+  return existing.id;
 }

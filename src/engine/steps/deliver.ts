@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { loadChannelForSending, type SendingChannel } from '../../channels/config/store.ts';
+import type { SendingChannel } from '../../channels/config/store.ts';
 import { DeliveryError, type DeliverableChannelType, type OutboundMessage } from '../../channels/provider.ts';
 import { getProvider } from '../../channels/providers/index.ts';
 import type { MessageStatus } from '../../db/schema.ts';
@@ -26,11 +26,11 @@ export async function loadChannelData(ctx: RunContext, channelId: string): Promi
  * `undelivered` with the error recorded, and the run goes on.
  */
 export async function deliverMessage(ctx: RunContext, step: Step, messageId: string, channel?: SendingChannel, channelData?: Record<string, unknown> | null): Promise<StepOutcome> {
-  const sending = channel ?? (await loadChannelForSending(ctx.deps.db, ctx.deps.accountId, ctx.environmentId, step.channel_key ?? ''));
+  const sending = channel ?? (await ctx.cache.channel(step.channel_key ?? ''));
   if (!sending) throw new Error(`The channel "${step.channel_key}" does not exist`);
   const provider = getProvider(sending.provider);
   if (!provider) throw new Error(`The provider "${sending.provider}" is not supported`);
-  const data = channelData === undefined ? await loadChannelData(ctx, sending.id) : channelData;
+  const data = channelData !== undefined ? channelData : sending.type === 'push' || sending.type === 'chat' ? await loadChannelData(ctx, sending.id) : null;
 
   const attempt = await inEnvironment(ctx.deps.db, ctx.environmentId, async (tx) => {
     const message = await tx.selectFrom('messages').select(['status', 'delivery_attempts', 'content']).where('environment_id', '=', ctx.environmentId).where('id', '=', messageId).forUpdate().executeTakeFirstOrThrow();
