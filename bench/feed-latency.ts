@@ -150,8 +150,10 @@ export async function run(): Promise<ScenarioResult> {
       if (feed.entries?.length === 1) feedOk++;
     }
 
-    const p50 = visible.percentile(50);
-    const p99 = visible.percentile(99);
+    // Percentiles over all sent triggers: a message that never arrived counts as slower than any that did.
+    const overAll = (p: number) => (Math.ceil((p / 100) * total) <= arrived ? visible.percentile((Math.ceil((p / 100) * total) / arrived) * 100) : Infinity);
+    const p50 = overAll(50);
+    const p99 = overAll(99);
     const allArrived = arrived === total && db.messages === total && duplicates === 0;
     const passed = allArrived && ok === total && p50 < TARGET_P50_MS && p99 < TARGET_P99_MS && transportErrors === 0;
     const achievedRate = total / sendSeconds;
@@ -160,14 +162,16 @@ export async function run(): Promise<ScenarioResult> {
     const elapsed = (endAt - start) / 1000;
 
     const pct = (h: LatencyHistogram, p: number) => (h.count ? fmt(h.percentile(p), 1) : '—');
+    const pctAll = (p: number) => (Number.isFinite(overAll(p)) ? fmt(overAll(p), 1) : `not arrived (> ${fmt(elapsed * 1000 - (sent[total - 1]!.sentAt - start))})`);
     const statusText = Object.entries(statuses).map(([s, n]) => `${fmt(n)}×${s}`).join(', ');
     return {
-      summary: `${fmt(RATE)} triggers/s for ${SECONDS} s (achieved ${fmt(achievedRate)}/s): ${fmt(arrived)}/${fmt(total)} messages visible; trigger→visible p50 ${pct(visible, 50)} ms, p99 ${pct(visible, 99)} ms (targets < ${TARGET_P50_MS} / < ${TARGET_P99_MS} ms); trigger answer p50 ${pct(answer, 50)} ms, p99 ${pct(answer, 99)} ms; delivered ${fmt(throughput)} msg/s · ${passed ? 'PASS' : 'FAIL'}`,
+      summary: `${fmt(RATE)} triggers/s for ${SECONDS} s (achieved ${fmt(achievedRate)}/s): ${fmt(arrived)}/${fmt(total)} messages visible; trigger→visible p50 ${pctAll(50)} ms, p99 ${pctAll(99)} ms (targets < ${TARGET_P50_MS} / < ${TARGET_P99_MS} ms); trigger answer p50 ${pct(answer, 50)} ms, p99 ${pct(answer, 99)} ms; delivered ${fmt(throughput)} msg/s · ${passed ? 'PASS' : 'FAIL'}`,
       passed,
       table: {
         columns: ['measure', 'count', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'target'],
         rows: [
-          ['trigger sent → message visible (LISTEN)', fmt(arrived), pct(visible, 50), pct(visible, 90), pct(visible, 99), pct(visible, 100), `all ${fmt(total)}; p50 < ${TARGET_P50_MS}, p99 < ${TARGET_P99_MS}`],
+          ['trigger sent → message visible (LISTEN), over all sent', `${fmt(arrived)} of ${fmt(total)}`, pctAll(50), pctAll(90), pctAll(99), arrived === total ? pct(visible, 100) : pctAll(100), `all ${fmt(total)}; p50 < ${TARGET_P50_MS}, p99 < ${TARGET_P99_MS}`],
+          ...(arrived < total && arrived > 0 ? [['… over the arrived ones only', fmt(arrived), pct(visible, 50), pct(visible, 90), pct(visible, 99), pct(visible, 100), '—']] : []),
           ['trigger sent → 200 answer', fmt(ok), pct(answer, 50), pct(answer, 90), pct(answer, 99), pct(answer, 100), '—'],
         ],
       },

@@ -137,8 +137,27 @@ const buildValidator: ValidatorFactory = (externalSchemas, ajvOptions) => {
   const coercing = ajvCompilers(externalSchemas, ajvOptions);
   const strictOptions = { ...ajvOptions, customOptions: { ...ajvOptions?.customOptions, coerceTypes: false } } as typeof ajvOptions;
   const strict = ajvCompilers(externalSchemas, strictOptions);
-  return (route) => (route.httpPart === 'body' ? strict : coercing)(route);
+  const pick = (route: Parameters<typeof strict>[0]) => (route.httpPart === 'body' ? strict : coercing)(route) as unknown as Validate;
+  return ((route: Parameters<typeof strict>[0]) => compiledOnFirstUse(() => pick(route))) as unknown as ReturnType<typeof ajvCompilers>;
 };
+
+type Validate = ((data: unknown) => unknown) & { errors?: unknown };
+
+/**
+ * A validator compiled when a request first needs it: compiling every route's schemas
+ * at start-up took seconds (hundreds of routes, two Ajv instances), most of them for
+ * routes a process may never serve.
+ */
+function compiledOnFirstUse(compile: () => Validate): Validate {
+  let compiled: Validate | undefined;
+  const validate: Validate = function (this: unknown, data: unknown) {
+    compiled ??= compile();
+    const result = compiled.call(this, data);
+    validate.errors = compiled.errors;
+    return result;
+  };
+  return validate;
+}
 
 /** The one access line of a request. */
 function logAccess(request: FastifyRequest, reply: FastifyReply): void {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CAPABILITIES, decide, ROLES, type EnvironmentLevels, type Grantee } from '../../src/access/permissions.ts';
 import { ROUTE_PERMISSIONS } from '../../src/access/route-permissions.ts';
 import { startTestHerald, type TestHerald } from '../support/herald.ts';
+import { eventually } from '../support/engine.ts';
 
 /**
  * The whole role × environment × route matrix through HTTP, generated from the
@@ -15,6 +16,8 @@ const SLUGS = ['development', 'staging', 'production'] as const;
 type Slug = (typeof SLUGS)[number];
 const environmentIds: Record<string, string> = {};
 const latestCommit: Record<string, string> = {};
+/** A message (and its recipient run) of the `matrix` workflow in each environment, for the dashboard views. */
+const messageOf: Record<string, { id: string; runId: string }> = {};
 let counter = 0;
 
 const call = (token: string, method: string, url: string, body?: unknown) => herald.request(method, url, { token, body });
@@ -102,6 +105,28 @@ const REQUESTS: Record<string, (env: Slug) => Promise<{ method: string; url: str
   'GET /mgmt/v1/environments/:environment_slug/users': async (env) => ({ method: 'GET', url: `/mgmt/v1/environments/${env}/users` }),
   'GET /mgmt/v1/environments/:environment_slug/users/:user_id': async (env) => ({ method: 'GET', url: `/mgmt/v1/environments/${env}/users/matrix-user` }),
   'POST /mgmt/v1/environments/:environment_slug/users/:user_id/reveal': async (env) => ({ method: 'POST', url: `/mgmt/v1/environments/${env}/users/matrix-user/reveal`, body: { reason: 'support ticket 42' } }),
+  'GET /mgmt/v1/environments/:environment_slug/tenants': async (env) => ({ method: 'GET', url: `/mgmt/v1/environments/${env}/tenants` }),
+  'GET /mgmt/v1/environments/:environment_slug/tenants/:tenant_id': async (env) => ({ method: 'GET', url: `/mgmt/v1/environments/${env}/tenants/matrix-tenant` }),
+  'POST /mgmt/v1/environments/:environment_slug/tenants/:tenant_id/reveal': async (env) => ({ method: 'POST', url: `/mgmt/v1/environments/${env}/tenants/matrix-tenant/reveal`, body: { reason: 'support ticket 42' } }),
+  'GET /mgmt/v1/environments/:environment_slug/objects/:collection': async (env) => ({ method: 'GET', url: `/mgmt/v1/environments/${env}/objects/projects` }),
+  'GET /mgmt/v1/environments/:environment_slug/objects/:collection/:object_id': async (env) => ({ method: 'GET', url: `/mgmt/v1/environments/${env}/objects/projects/matrix-object` }),
+  'POST /mgmt/v1/environments/:environment_slug/objects/:collection/:object_id/reveal': async (env) => ({
+    method: 'POST',
+    url: `/mgmt/v1/environments/${env}/objects/projects/matrix-object/reveal`,
+    body: { reason: 'support ticket 42' },
+  }),
+  'GET /mgmt/v1/environments/:environment_slug/messages': async (env) => ({ method: 'GET', url: `/mgmt/v1/environments/${env}/messages?recipient=matrix-user` }),
+  'GET /mgmt/v1/environments/:environment_slug/messages/:message_id': async (env) => ({ method: 'GET', url: `/mgmt/v1/environments/${env}/messages/${messageOf[env].id}` }),
+  'GET /mgmt/v1/environments/:environment_slug/messages/:message_id/content': async (env) => ({ method: 'GET', url: `/mgmt/v1/environments/${env}/messages/${messageOf[env].id}/content` }),
+  'GET /mgmt/v1/environments/:environment_slug/messages/:message_id/events': async (env) => ({ method: 'GET', url: `/mgmt/v1/environments/${env}/messages/${messageOf[env].id}/events` }),
+  'GET /mgmt/v1/environments/:environment_slug/messages/:message_id/delivery_logs': async (env) => ({ method: 'GET', url: `/mgmt/v1/environments/${env}/messages/${messageOf[env].id}/delivery_logs` }),
+  'POST /mgmt/v1/environments/:environment_slug/messages/:message_id/reveal': async (env) => ({
+    method: 'POST',
+    url: `/mgmt/v1/environments/${env}/messages/${messageOf[env].id}/reveal`,
+    body: { reason: 'support ticket 42' },
+  }),
+  'GET /mgmt/v1/environments/:environment_slug/workflow_runs': async (env) => ({ method: 'GET', url: `/mgmt/v1/environments/${env}/workflow_runs?workflow=matrix` }),
+  'GET /mgmt/v1/environments/:environment_slug/workflow_runs/:run_id': async (env) => ({ method: 'GET', url: `/mgmt/v1/environments/${env}/workflow_runs/${messageOf[env].runId}` }),
   'GET /mgmt/v1/commits': async (env) => ({ method: 'GET', url: `/mgmt/v1/commits?environment=${env}` }),
   'GET /mgmt/v1/commits/:id': async (env) => ({ method: 'GET', url: `/mgmt/v1/commits/${latestCommit[env]}` }),
   'GET /mgmt/v1/commits/:id/diff': async (env) => ({ method: 'GET', url: `/mgmt/v1/commits/${latestCommit[env]}/diff` }),
@@ -182,6 +207,17 @@ beforeAll(async () => {
   // Content in every environment: committed in development, promoted up.
   expect((await call(owner, 'PUT', '/mgmt/v1/workflows/matrix?environment=development&commit=true&commit_message=m', { workflow: workflow('Matrix') })).statusCode).toBe(200);
   for (const slug of ['staging', 'production']) expect((await call(owner, 'PUT', `/mgmt/v1/commits/promote?to_environment=${slug}`)).statusCode).toBe(200);
+  // Recipient data and a delivered message in every environment, for the dashboard views.
+  for (const slug of SLUGS) {
+    const key = secretKeys[slug];
+    expect((await herald.request('PUT', '/v1/tenants/matrix-tenant', { token: key, body: { name: 'Matrix Tenant' } })).statusCode).toBe(200);
+    expect((await herald.request('PUT', '/v1/objects/projects/matrix-object', { token: key, body: { name: 'Matrix Object' } })).statusCode).toBe(200);
+    expect((await herald.request('POST', '/v1/workflows/matrix/trigger', { token: key, body: { recipients: ['matrix-user'] } })).statusCode).toBe(200);
+    messageOf[slug] = await eventually(async () => {
+      const [message] = (await herald.request('GET', '/v1/messages?page_size=1', { token: key })).json().items ?? [];
+      return message ? { id: message.id as string, runId: message.source.workflow_recipient_run_id as string } : undefined;
+    }, 15_000, `a message in ${slug}`);
+  }
   for (const slug of SLUGS) {
     environmentIds[slug] = (await herald.db.selectFrom('environments').select('id').where('slug', '=', slug).executeTakeFirstOrThrow()).id;
     latestCommit[slug] = (await call(owner, 'GET', `/mgmt/v1/commits?environment=${slug}&limit=1`)).json().entries[0].id;

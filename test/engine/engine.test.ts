@@ -21,7 +21,7 @@ const recipientRun = (runId: string, user = 'u1') =>
 const finished = (runId: string, user = 'u1') => eventually(async () => {
   const run = await recipientRun(runId, user);
   return run && ['completed', 'halted', 'error', 'cancelled', 'batched'].includes(run.status) ? run : undefined;
-}, 15_000, `run ${runId} of ${user} to finish`);
+}, 30_000, `run ${runId} of ${user} to finish`);
 
 beforeAll(async () => {
   smtp = await startSmtpSink();

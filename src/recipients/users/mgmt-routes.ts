@@ -5,8 +5,7 @@ import type { HttpDeps } from '../../http/app.ts';
 import { inEnvironment } from '../../db/scoped.ts';
 import { NotFound } from '../../errors.ts';
 import { PageQuery } from '../../http/pagination.ts';
-import { findEnvironmentBySlug } from '../../environments/store.ts';
-import { auditContextOf, recordAuditEvent } from '../../access/audit.ts';
+import { EnvironmentSlug, recordReveal, RevealBody, VIEW_TAGS, viewEnvironment } from '../../access/data-views.ts';
 import { recipientView } from '../../access/obfuscation.ts';
 import { listUserChannelData } from '../channel-data/store.ts';
 import { listUserPreferenceSets } from '../preferences/store.ts';
@@ -15,9 +14,9 @@ import { findUser } from './store.ts';
 import { listUsers, toUser } from './service.ts';
 import { UserId } from './schema.ts';
 
-const tags = ['Dashboard views'];
-const Params = Type.Object({ environment_slug: Type.String({ maxLength: 100 }) });
-const UserParams = Type.Object({ environment_slug: Type.String({ maxLength: 100 }), user_id: UserId });
+const tags = VIEW_TAGS;
+const Params = Type.Object({ environment_slug: EnvironmentSlug });
+const UserParams = Type.Object({ environment_slug: EnvironmentSlug, user_id: UserId });
 
 /**
  * The dashboard's read views of an environment's users (Herald), through the management
@@ -27,11 +26,7 @@ const UserParams = Type.Object({ environment_slug: Type.String({ maxLength: 100 
 export function userViewRoutes({ db, accountId }: HttpDeps): FastifyPluginAsync {
   return async (root) => {
     const app = root.withTypeProvider<TypeBoxTypeProvider>();
-    const environmentOf = async (slug: string) => {
-      const environment = await findEnvironmentBySlug(db, accountId, slug);
-      if (!environment) throw new NotFound('Environment', slug);
-      return environment;
-    };
+    const environmentOf = (slug: string) => viewEnvironment(db, accountId, slug);
 
     /** A user with channel data and preference sets; unmasked. */
     const userDetail = async (environmentId: string, userId: string) => {
@@ -71,22 +66,13 @@ export function userViewRoutes({ db, accountId }: HttpDeps): FastifyPluginAsync 
         tags,
         summary: 'Reveal one masked user (owner/admin), with a reason that is audited',
         params: UserParams,
-        body: Type.Object({ reason: Type.String({ minLength: 3, maxLength: 500 }) }, { additionalProperties: false }),
+        body: RevealBody,
       },
     }, async (request) => {
       const environment = await environmentOf(request.params.environment_slug);
       const detail = await userDetail(environment.id, request.params.user_id);
       // The reveal is on the record before any data leaves.
-      await db.transaction().execute((tx) =>
-        recordAuditEvent(tx, {
-          ...auditContextOf(request),
-          accountId,
-          action: 'record.revealed',
-          environmentId: environment.id,
-          target: { type: 'user', id: request.params.user_id },
-          data: { reason: request.body.reason },
-        }),
-      );
+      await recordReveal(db, request, accountId, environment.id, { type: 'user', id: request.params.user_id }, request.body.reason);
       return { ...detail, obfuscated: false };
     });
   };
