@@ -119,7 +119,9 @@ export async function startWorkers(options: WorkerOptions): Promise<Workers> {
     };
   }
   const pool = new pg.Pool({ connectionString: options.ownerUrl, max: options.concurrency + 2, application_name: 'herald-worker' });
+  // A connection lost while idle or in use must not crash the process (the queue reconnects).
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   // Jobs are locked under the pool's id (and, in some versions, a worker's): record every
   // id this process locks with, so a successor can release them if this process dies.
   const lockerIds = new Set<string>();
