@@ -7,6 +7,7 @@ import * as members from './migrations/004_members.ts';
 import * as promotionApproval from './migrations/005_promotion_approval.ts';
 import * as engine from './migrations/006_engine.ts';
 import * as permissionGroups from './migrations/007_permission_groups.ts';
+import * as objectRecipientData from './migrations/008_object_recipient_data.ts';
 
 /** Migrations in order; names sort lexically. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -17,6 +18,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '005_promotion_approval': promotionApproval,
   '006_engine': engine,
   '007_permission_groups': permissionGroups,
+  '008_object_recipient_data': objectRecipientData,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

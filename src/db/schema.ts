@@ -249,6 +249,26 @@ export interface ObjectsTable {
   updated_at: Timestamp;
 }
 
+export interface ObjectChannelDataTable {
+  environment_id: string;
+  collection: string;
+  object_id: string;
+  channel_id: string;
+  data: Json;
+  inserted_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface ObjectPreferenceSetsTable {
+  environment_id: string;
+  collection: string;
+  object_id: string;
+  set_id: string;
+  settings: Json;
+  inserted_at: Timestamp;
+  updated_at: Timestamp;
+}
+
 export interface ObjectSubscriptionsTable {
   environment_id: string;
   collection: string;
@@ -453,6 +473,8 @@ export interface Database {
   audit_events: AuditEventsTable;
   objects: ObjectsTable;
   object_subscriptions: ObjectSubscriptionsTable;
+  object_channel_data: ObjectChannelDataTable;
+  object_preference_sets: ObjectPreferenceSetsTable;
   workflow_runs: WorkflowRunsTable;
   workflow_recipient_runs: WorkflowRecipientRunsTable;
   messages: MessagesTable;

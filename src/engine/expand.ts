@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { inEnvironment, type EnvTx } from '../db/scoped.ts';
 import { HeraldError } from '../errors.ts';
 import { identifyProperties, identifyWithin, type IdentifyBody } from '../recipients/users/service.ts';
+import { identifyObjectWithin, objectProperties, type SetObjectBody } from '../recipients/objects/service.ts';
 import { deepMerge } from '../recipients/properties.ts';
 import { findTenant, saveTenant } from '../recipients/tenants/store.ts';
 import { enqueue } from './queue.ts';
@@ -102,11 +103,9 @@ async function identifyInline(tx: EnvTx, environmentId: string, input: Recipient
   const inline = inlinePropertiesOf(input);
   if (!inline || typeof input === 'string') return;
   if (input.collection) {
-    await sql`
-      INSERT INTO objects (environment_id, collection, id, properties)
-      VALUES (${environmentId}, ${input.collection}, ${input.id}, ${JSON.stringify(inline)}::jsonb)
-      ON CONFLICT (environment_id, collection, id)
-      DO UPDATE SET properties = herald_jsonb_merge(objects.properties, EXCLUDED.properties), updated_at = now()`.execute(tx);
+    // Properties deep-merge; inline channel_data and preferences are the object's own (like a user's).
+    const body = inline as SetObjectBody;
+    await identifyObjectWithin(tx, environmentId, input.collection, input.id, body, objectProperties(body));
     return;
   }
   const body = inline as IdentifyBody;

@@ -31,6 +31,14 @@ export interface JobSpec<N extends JobName = JobName> {
   maxAttempts?: number;
 }
 
+/**
+ * Lower runs first (the queue takes jobs by priority, then run_at). Recipient runs go
+ * before expanding further triggers: under a backlog, work already begun is finished and
+ * messages keep flowing, instead of every new run waiting behind all triggers queued
+ * before it.
+ */
+const PRIORITY: Record<JobName, number> = { run: 0, trigger: 1 };
+
 /** Installs or upgrades the queue's schema (as the database owner) and lets the app role use it. */
 export async function installQueue(ownerUrl: string): Promise<void> {
   const client = new pg.Client({ connectionString: ownerUrl });
@@ -71,6 +79,7 @@ export async function enqueue(tx: Kysely<any>, jobs: JobSpec[]): Promise<void> {
     run_at: job.runAt?.toISOString() ?? null,
     max_attempts: job.maxAttempts ?? 25,
     job_key: job.jobKey ?? null,
+    priority: PRIORITY[job.task],
   }));
   await sql`SELECT count(*) FROM graphile_worker.add_jobs(
     ARRAY(SELECT json_populate_recordset(null::graphile_worker.job_spec, ${JSON.stringify(specs)}::json)))`.execute(tx);

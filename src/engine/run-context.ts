@@ -162,6 +162,15 @@ export async function loadScopeParts(tx: EnvTx, environmentId: string, runs: Rec
       .where('set_id', 'in', ['default', ...tenantIds])
       .execute()
     : [];
+  // Objects are recipients too (a Slack channel, say): their sets apply like a user's.
+  const recipientObjects = runs.map((run) => refFromReference(run.recipient)).filter((r) => r.collection);
+  const objectPreferenceRows = recipientObjects.length > 0
+    ? await tx.selectFrom('object_preference_sets').select(['collection', 'object_id', 'set_id', 'settings'])
+      .where('environment_id', '=', environmentId)
+      .where((eb) => eb.or(recipientObjects.map((r) => eb.and([eb('collection', '=', r.collection!), eb('object_id', '=', r.id)]))))
+      .where('set_id', 'in', ['default', ...tenantIds])
+      .execute()
+    : [];
 
   const find = (ref: RecipientRef) => (ref.collection ? objects.get(`${ref.collection}\n${ref.id}`) : users.get(ref.id));
   const parts = new Map<string, ScopeParts>();
@@ -176,11 +185,11 @@ export async function loadScopeParts(tx: EnvTx, environmentId: string, runs: Rec
       actor: actorRef ? find(actorRef) ?? { id: actorRef.id } : null,
       tenant: run.tenant ? { ...(tenantRow?.properties ?? {}), id: run.tenant } : null,
       tenantSettings: tenantRow?.settings ?? null,
-      preferenceSets: ref.collection
-        ? []
-        : preferenceRows
-          .filter((row) => row.user_id === ref.id && (row.set_id === 'default' || row.set_id === run.tenant))
-          .map((row) => ({ set_id: row.set_id, settings: row.settings as Record<string, unknown> })),
+      preferenceSets: (ref.collection
+        ? objectPreferenceRows.filter((row) => row.collection === ref.collection && row.object_id === ref.id)
+        : preferenceRows.filter((row) => row.user_id === ref.id))
+        .filter((row) => row.set_id === 'default' || row.set_id === run.tenant)
+        .map((row) => ({ set_id: row.set_id, settings: row.settings as Record<string, unknown> })),
     });
   }
   return parts;

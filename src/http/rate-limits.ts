@@ -52,6 +52,14 @@ export const ROUTE_TIERS: Readonly<Record<string, Tier>> = {
   'GET /v1/objects/:collection/:object_id/subscriptions': 4,
   'POST /v1/objects/:collection/:object_id/subscriptions': 3,
   'DELETE /v1/objects/:collection/:object_id/subscriptions': 3,
+  'PUT /v1/objects/:collection/:object_id/channel_data/:channel_id': 3,
+  'GET /v1/objects/:collection/:object_id/channel_data/:channel_id': 4,
+  'DELETE /v1/objects/:collection/:object_id/channel_data/:channel_id': 3,
+  'GET /v1/objects/:collection/:object_id/preferences': 4,
+  'GET /v1/objects/:collection/:object_id/preferences/:id': 4,
+  'PUT /v1/objects/:collection/:object_id/preferences/:id': 3,
+  'DELETE /v1/objects/:collection/:object_id/preferences/:id': 3,
+  'GET /v1/objects/:collection/:id/messages': 4,
   'GET /v1/users/:user_id/subscriptions': 4,
 };
 

@@ -15,12 +15,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_ROLE, openAppDatabase, type Db } from '../../src/db/database.ts';
 import { ENVIRONMENT_SCOPED_TABLES } from '../../src/db/migrations/001_foundation.ts';
 import { ENGINE_SCOPED_TABLES } from '../../src/db/migrations/006_engine.ts';
+import { OBJECT_RECIPIENT_DATA_TABLES } from '../../src/db/migrations/008_object_recipient_data.ts';
 import type { Database } from '../../src/db/schema.ts';
 import { inEnvironment } from '../../src/db/scoped.ts';
 import { startTestHerald, type TestHerald } from '../support/herald.ts';
 
 /** Every table under row-level security, from every migration that adds some. */
-const SCOPED_TABLES = [...ENVIRONMENT_SCOPED_TABLES, ...ENGINE_SCOPED_TABLES] as const;
+const SCOPED_TABLES = [...ENVIRONMENT_SCOPED_TABLES, ...ENGINE_SCOPED_TABLES, ...OBJECT_RECIPIENT_DATA_TABLES] as const;
 type ScopedTable = (typeof SCOPED_TABLES)[number];
 type Row = Record<string, unknown> & { environment_id: string };
 
@@ -144,6 +145,10 @@ function newRow(table: ScopedTable, environmentId: string): Record<string, unkno
       return { environment_id: environmentId, collection: 'rls-new', id: `rls-new-${randomUUID()}`, properties: '{}' };
     case 'object_subscriptions':
       return { environment_id: environmentId, collection: SHARED_OBJECT.collection, object_id: SHARED_OBJECT.id, recipient_id: `rls-new-${randomUUID()}` };
+    case 'object_channel_data':
+      return { environment_id: environmentId, collection: SHARED_OBJECT.collection, object_id: SHARED_OBJECT.id, channel_id: randomUUID(), data: '{}' };
+    case 'object_preference_sets':
+      return { environment_id: environmentId, collection: SHARED_OBJECT.collection, object_id: SHARED_OBJECT.id, set_id: `set-${randomUUID()}`, settings: '{}' };
     case 'workflow_runs':
       return { environment_id: environmentId, id: randomUUID(), workflow_key: 'rls', recipients: '[]' };
     case 'workflow_recipient_runs':
@@ -265,6 +270,14 @@ beforeAll(async () => {
       recipients: ['shared-1', `only-${slug}`, { id: `only-${slug}`, collection: SHARED_OBJECT.collection }],
       properties: { role: slug },
     });
+    await api(slug, 'PUT', `/v1/objects/${SHARED_OBJECT.collection}/${SHARED_OBJECT.id}/channel_data/${CHANNEL}`, {
+      data: { connections: [{ incoming_webhook: { url: `https://hooks.example.com/${slug}` } }] },
+    });
+    await api(slug, 'PUT', `/v1/objects/${SHARED_OBJECT.collection}/${SHARED_OBJECT.id}/preferences/default`, { channel_types: { chat: slug !== 'production' } });
+    await api(slug, 'PUT', `/v1/objects/${SHARED_OBJECT.collection}/only-${slug}`, {
+      channel_data: { [CHANNEL]: { tokens: [`object-token-${slug}`] } },
+      preferences: { [`inline-${slug}`]: { workflows: { welcome: false } } },
+    });
     await seedEngineRows(slug);
   }
 });
@@ -308,7 +321,7 @@ describe('environment-scoped tables', () => {
     const unprotected = withEnvironmentId.filter(
       (t) => !(SCOPED_TABLES as readonly string[]).includes(t) && !ACCOUNT_LEVEL_TABLES_WITH_ENVIRONMENT_ID.includes(t),
     );
-    expect(unprotected, 'tables with environment_id missing from the scoped tables (ENVIRONMENT_SCOPED_TABLES, ENGINE_SCOPED_TABLES)').toEqual([]);
+    expect(unprotected, 'tables with environment_id missing from the scoped tables (ENVIRONMENT_SCOPED_TABLES, ENGINE_SCOPED_TABLES, OBJECT_RECIPIENT_DATA_TABLES)').toEqual([]);
     // And the lists name no table that does not exist (a typo would silently protect nothing).
     for (const table of [...SCOPED_TABLES, ...ACCOUNT_LEVEL_TABLES_WITH_ENVIRONMENT_ID]) expect(withEnvironmentId).toContain(table);
   });

@@ -95,14 +95,15 @@ describe('set, get, delete an object', () => {
     }
   });
 
-  it('refuses invalid bodies with 422: wrong types, bad timezone, channel data and preferences (not supported yet)', async () => {
+  it('refuses invalid bodies with 422: wrong types, bad timezone, malformed channel data and preferences', async () => {
     const channel = randomUUID();
     for (const body of [
       { name: 42 },
       { created_at: 'yesterday' },
       { timezone: 'Mars/Olympus_Mons' },
-      { channel_data: { [channel]: { tokens: ['t'] } } },
-      { preferences: { default: { channel_types: { email: false } } } },
+      { channel_data: { 'not-a-uuid': { tokens: ['t'] } } },
+      { channel_data: { [channel]: { tokens: 't' } } },
+      { preferences: { default: { channel_types: { fax: false } } } },
       [1, 2],
     ]) {
       const res = await call('PUT', '/v1/objects/projects/p-invalid', body);

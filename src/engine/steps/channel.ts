@@ -89,11 +89,11 @@ function unreachableReason(ctx: RunContext, channel: SendingChannel, channelData
 
 /**
  * Preferences, merged in order: the recipient's set for the run's tenant, the tenant's
- * default set, the recipient's default set. Objects have no preferences. The workflow's
+ * default set, the recipient's default set — for users and objects alike. The workflow's
  * `override_preferences` skips the check.
  */
 async function preferenceBlock(ctx: RunContext, channel: SendingChannel): Promise<string | undefined> {
-  if (ctx.workflow.settings?.override_preferences || ctx.recipientRef.collection) return undefined;
+  if (ctx.workflow.settings?.override_preferences) return undefined;
   const tenant = ctx.run.tenant;
   const rows = ctx.preferenceSets;
   const byId = new Map(rows.map((row) => [row.set_id, row.settings as PreferenceSetInput]));

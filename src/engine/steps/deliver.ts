@@ -7,11 +7,13 @@ import { inEnvironment } from '../../db/scoped.ts';
 import { enqueue } from '../queue.ts';
 import { backoffMs, saveStepState, type RunContext, type Step, type StepOutcome } from '../run-context.ts';
 
-/** The recipient's channel data for `channelId` (push tokens, chat connections), if any. */
+/** The recipient's (a user's or an object's) channel data for `channelId` (push tokens, chat connections), if any. */
 export async function loadChannelData(ctx: RunContext, channelId: string): Promise<Record<string, unknown> | null> {
-  if (ctx.recipientRef.collection) return null;
+  const { id, collection } = ctx.recipientRef;
   return inEnvironment(ctx.deps.db, ctx.environmentId, async (tx) => {
-    const row = await tx.selectFrom('user_channel_data').select(['data']).where('environment_id', '=', ctx.environmentId).where('user_id', '=', ctx.recipientRef.id).where('channel_id', '=', channelId).executeTakeFirst();
+    const row = collection
+      ? await tx.selectFrom('object_channel_data').select(['data']).where('environment_id', '=', ctx.environmentId).where('collection', '=', collection).where('object_id', '=', id).where('channel_id', '=', channelId).executeTakeFirst()
+      : await tx.selectFrom('user_channel_data').select(['data']).where('environment_id', '=', ctx.environmentId).where('user_id', '=', id).where('channel_id', '=', channelId).executeTakeFirst();
     return (row?.data as Record<string, unknown> | undefined) ?? null;
   });
 }

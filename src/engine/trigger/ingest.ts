@@ -5,6 +5,7 @@ import { inEnvironment, type EnvTx } from '../../db/scoped.ts';
 import { Conflict, HeraldError, Invalid, NotFound } from '../../errors.ts';
 import { triggerDataErrors } from '../../workflows/trigger-data-schema.ts';
 import { enqueue } from '../queue.ts';
+import { createRecipientRuns } from '../recipient-runs.ts';
 import type { RecipientInput } from '../recipients.ts';
 
 export interface TriggerBody {
@@ -148,8 +149,35 @@ export async function writeTriggers(tx: EnvTx, environmentId: string, items: Tri
       cancellation_key: item.body.cancellation_key ?? null,
       idempotency_key: item.idempotencyKey ?? null,
       request_hash: hash,
+      status: isDirect(item.body) ? ('processed' as const) : ('queued' as const),
     }))).execute();
-    await enqueue(tx, inserts.map(({ id }) => ({ task: 'trigger', payload: { e: environmentId, run: id } })));
+    // Triggers naming users by id only are expanded right here, in the same transaction: no
+    // trigger job, and their runs share run jobs. The rest (inline identifications, objects to
+    // fan out, inline tenants) are expanded by a `trigger` job.
+    const direct = inserts.filter(({ item }) => isDirect(item.body));
+    const deferred = inserts.filter(({ item }) => !isDirect(item.body));
+    if (direct.length > 0) {
+      await createRecipientRuns(tx, environmentId, direct.flatMap(({ id, item, versionId }) =>
+        [...new Set(item.body.recipients as string[])].map((userId) => ({
+          workflowRunId: id,
+          workflowKey: item.workflowKey,
+          versionId,
+          recipient: { id: userId },
+          actor: typeof item.body.actor === 'string' ? item.body.actor : null,
+          tenant: (item.body.tenant as string | null | undefined) ?? null,
+          data: item.body.data ?? {},
+          settings: item.body.settings ?? null,
+          cancellationKey: item.body.cancellation_key ?? null,
+        }))));
+    }
+    await enqueue(tx, deferred.map(({ id }) => ({ task: 'trigger', payload: { e: environmentId, run: id } })));
   }
   return results;
+}
+
+/** A trigger whose recipients and actor are user ids and whose tenant is an id or none: nothing to identify or fan out. */
+function isDirect(body: TriggerBody): boolean {
+  return (body.recipients ?? []).every((r) => typeof r === 'string')
+    && (body.actor == null || typeof body.actor === 'string')
+    && (body.tenant == null || typeof body.tenant === 'string');
 }

@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { HttpDeps } from '../../http/app.ts';
 import { Invalid, type FieldError } from '../../errors.ts';
+import { objectProperties } from '../../recipients/objects/service.ts';
 import { identifyProperties, type IdentifyBody } from '../../recipients/users/service.ts';
 import { cancelWorkflow } from './cancel.ts';
 import type { TriggerBody } from './ingest.ts';
@@ -49,7 +50,7 @@ export function triggerRoutes({ db, triggers }: HttpDeps): FastifyPluginAsync {
 /**
  * Inline recipients are checked before the trigger is accepted (the worker identifies
  * them later, and must not fail on what the request could have been refused for):
- * reserved collections, and users' properties against the identify rules and limits.
+ * reserved collections, and users' and objects' properties against the identify rules and limits.
  */
 function checkRecipients(body: TriggerBody): void {
   const inputs: Array<[string, unknown]> = (body.recipients ?? []).map((r, i) => [`recipients.${i}`, r]);
@@ -58,12 +59,13 @@ function checkRecipients(body: TriggerBody): void {
   for (const [field, input] of inputs) {
     if (typeof input === 'string' || !input || typeof input !== 'object') continue;
     const recipient = input as { collection?: string } & IdentifyBody;
-    if (typeof recipient.collection === 'string') {
-      if (recipient.collection.startsWith('$')) problems.push({ field: `${field}.collection`, message: 'must not start with $', type: 'invalid' });
+    if (typeof recipient.collection === 'string' && recipient.collection.startsWith('$')) {
+      problems.push({ field: `${field}.collection`, message: 'must not start with $', type: 'invalid' });
       continue;
     }
     try {
-      identifyProperties(recipient, `${field}.`);
+      if (typeof recipient.collection === 'string') objectProperties(recipient, `${field}.`);
+      else identifyProperties(recipient, `${field}.`);
     } catch (error) {
       if (error instanceof Invalid) problems.push(...(error.errors ?? []));
       else throw error;

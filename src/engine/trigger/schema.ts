@@ -1,4 +1,5 @@
 import { Type } from 'typebox';
+import { InlineIdentifyObjectRequest } from '../../recipients/objects/schema.ts';
 import { InlineIdentifyUserRequest } from '../../recipients/users/schema.ts';
 
 const Id = Type.String({ minLength: 1, maxLength: 256 });
@@ -6,7 +7,7 @@ const Id = Type.String({ minLength: 1, maxLength: 256 });
 /** A recipient of a trigger: a user id, an inline-identified user, or an object (reference or inline). */
 export const RecipientRequest = Type.Union([
   Id,
-  Type.Object({ id: Id, collection: Type.String({ minLength: 1, maxLength: 256 }) }, { additionalProperties: true, title: 'InlineObjectRequest' }),
+  InlineIdentifyObjectRequest,
   InlineIdentifyUserRequest,
 ], { title: 'RecipientRequest' });
 

@@ -12,7 +12,7 @@ import * as store from './store.ts';
 const tags = ['Channel data'];
 
 /** The ChannelData shape; push and SNS data always carry both of their lists (Knock's full shapes). */
-function toChannelData(channelId: string, data: store.ChannelDataValue) {
+export function toChannelData(channelId: string, data: store.ChannelDataValue) {
   const full: store.ChannelDataValue = { ...data };
   if ('tokens' in full || ('devices' in full && !('target_arns' in full))) {
     full.tokens ??= [];

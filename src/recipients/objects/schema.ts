@@ -82,6 +82,12 @@ export const SubscriptionsResponse = Type.Array(Subscription, { title: 'Subscrip
 export const ObjectParams = Type.Object({ collection: Collection, id: ObjectId });
 export const ObjectSubscriptionParams = Type.Object({ collection: Collection, object_id: ObjectId });
 export const CollectionParams = Type.Object({ collection: Collection });
+export const ObjectChannelDataParams = Type.Object({ collection: Collection, object_id: ObjectId, channel_id: Type.String({ format: 'uuid' }) });
+export const ObjectPreferenceSetParams = Type.Object({
+  collection: Collection,
+  object_id: ObjectId,
+  id: Type.String({ minLength: 1, maxLength: 256, description: '`default` or a tenant id' }),
+});
 export const UserSubscriptionParams = Type.Object({ user_id: UserId });
 
 const Include = Type.Optional(

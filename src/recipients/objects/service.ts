@@ -3,6 +3,10 @@ import type { Db } from '../../db/database.ts';
 import { inEnvironment, type EnvTx } from '../../db/scoped.ts';
 import { Invalid, NotFound } from '../../errors.ts';
 import { pageRequest, toPage, type PageInfoShape } from '../../http/pagination.ts';
+import { toChannelData } from '../channel-data/routes.ts';
+import type { ChannelDataValue } from '../channel-data/store.ts';
+import type { PreferenceSetRequestShape, PreferenceSetShape } from '../preferences/schema.ts';
+import { applyPreferenceRequest, toPreferenceSet } from '../preferences/service.ts';
 import { checkPropertiesSize } from '../properties.ts';
 import { identifyProperties, identifyWithin, requireUser, toUser, type IdentifyBody, type UserView } from '../users/service.ts';
 import { ensureUser } from '../users/store.ts';
@@ -16,8 +20,8 @@ const NOT_PROPERTIES = new Set(['id', 'collection', '__typename', 'updated_at', 
 export type ObjectView = Static<typeof KnockObject>;
 
 export interface SetObjectBody {
-  channel_data?: Record<string, unknown> | null;
-  preferences?: Record<string, unknown> | null;
+  channel_data?: Record<string, ChannelDataValue> | null;
+  preferences?: Record<string, PreferenceSetRequestShape> | null;
   [property: string]: unknown;
 }
 
@@ -51,7 +55,7 @@ export function toObject(row: { collection: string; id: string; properties: Reco
 }
 
 /** Collections starting with `$` are Knock's own (`$users`, `$tenants`, …). */
-function checkCollection(collection: string, field = 'collection'): void {
+export function checkCollection(collection: string, field = 'collection'): void {
   if (collection.startsWith('$')) throw Invalid.field(field, 'must not start with "$": such collections are reserved');
 }
 
@@ -64,17 +68,8 @@ function isValidTimezone(tz: string): boolean {
   }
 }
 
-/**
- * The properties a set body stores, checked. Objects have no channel data or preference
- * store yet: a body carrying either is refused rather than half-applied.
- */
-function objectProperties(body: SetObjectBody, field = ''): Record<string, unknown> {
-  for (const unsupported of ['channel_data', 'preferences'] as const) {
-    const value = body[unsupported];
-    if (value !== undefined && value !== null && Object.keys(value).length > 0) {
-      throw Invalid.field(`${field}${unsupported}`, 'is not supported for objects yet');
-    }
-  }
+/** The properties a set body stores (all but id, collection, channel data and preferences), checked against the limits. */
+export function objectProperties(body: SetObjectBody, field = ''): Record<string, unknown> {
   const properties: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(body)) if (!NOT_PROPERTIES.has(key)) properties[key] = value;
   if (typeof properties.timezone === 'string' && !isValidTimezone(properties.timezone)) {
@@ -82,6 +77,34 @@ function objectProperties(body: SetObjectBody, field = ''): Record<string, unkno
   }
   checkPropertiesSize(properties, `${field}properties`);
   return properties;
+}
+
+/**
+ * Identifies one object inside the caller's transaction (properties already checked): its
+ * properties deep-merge, inline channel data replaces the data of each channel given, and
+ * inline preference sets merge into the stored ones (as for users).
+ */
+export async function identifyObjectWithin(
+  tx: EnvTx,
+  environmentId: string,
+  collection: string,
+  id: string,
+  body: SetObjectBody,
+  properties: Record<string, unknown>,
+): Promise<store.ObjectRow> {
+  const row = await store.upsertObject(tx, environmentId, collection, id, properties);
+  await writeInlineRecipientData(tx, environmentId, collection, id, body);
+  return row;
+}
+
+/** Writes the inline channel data and preferences of a set body (the object exists). */
+async function writeInlineRecipientData(tx: EnvTx, environmentId: string, collection: string, id: string, body: SetObjectBody): Promise<void> {
+  for (const [channelId, data] of Object.entries(body.channel_data ?? {})) {
+    await store.upsertObjectChannelData(tx, environmentId, collection, id, channelId, data);
+  }
+  for (const [setId, set] of Object.entries(body.preferences ?? {})) {
+    await writeObjectPreferenceSet(tx, environmentId, collection, id, setId, set, 'merge');
+  }
 }
 
 async function requireObject(tx: EnvTx, environmentId: string, collection: string, id: string): Promise<store.ObjectRow> {
@@ -94,7 +117,7 @@ async function requireObject(tx: EnvTx, environmentId: string, collection: strin
 export async function setObject(db: Db, environmentId: string, collection: string, id: string, body: SetObjectBody): Promise<ObjectView> {
   checkCollection(collection);
   const properties = objectProperties(body);
-  const row = await inEnvironment(db, environmentId, (tx) => store.upsertObject(tx, environmentId, collection, id, properties));
+  const row = await inEnvironment(db, environmentId, (tx) => identifyObjectWithin(tx, environmentId, collection, id, body, properties));
   return toObject(row);
 }
 
@@ -169,7 +192,7 @@ export async function addSubscriptions(
     if (typeof input.collection === 'string') {
       checkCollection(input.collection, `${field}collection`);
       if (input.collection === collection && input.id === objectId) throw Invalid.field(`recipients.${index}`, 'is the object itself: an object cannot subscribe to itself');
-      return { ref: { collection: input.collection, id: input.id }, object: objectProperties(input as SetObjectBody, field) };
+      return { ref: { collection: input.collection, id: input.id }, object: { body: input as SetObjectBody, properties: objectProperties(input as SetObjectBody, field) } };
     }
     return { ref: { collection: USERS_COLLECTION, id: input.id }, user: { body: input as IdentifyBody, properties: identifyProperties(input as IdentifyBody, field) } };
   });
@@ -181,8 +204,12 @@ export async function addSubscriptions(
     await store.ensureObject(tx, environmentId, collection, objectId);
     for (const step of [...plan].sort((a, b) => byKey(a.ref, b.ref))) {
       if (step.user) await identifyWithin(tx, environmentId, step.ref.id, step.user.body, step.user.properties);
-      else if (step.object && Object.keys(step.object).length > 0) await store.upsertObject(tx, environmentId, step.ref.collection, step.ref.id, step.object);
-      else if (step.object) await store.ensureObject(tx, environmentId, step.ref.collection, step.ref.id);
+      else if (step.object && Object.keys(step.object.properties).length > 0) {
+        await identifyObjectWithin(tx, environmentId, step.ref.collection, step.ref.id, step.object.body, step.object.properties);
+      } else if (step.object) {
+        await store.ensureObject(tx, environmentId, step.ref.collection, step.ref.id);
+        await writeInlineRecipientData(tx, environmentId, step.ref.collection, step.ref.id, step.object.body);
+      }
       else await ensureUser(tx, environmentId, step.ref.id);
     }
     const object = { collection, id: objectId };
@@ -315,4 +342,104 @@ function withoutEmptyLists(filter: store.SubscriptionFilter): store.Subscription
     recipients: filter.recipients?.length ? filter.recipients : undefined,
     objects: filter.objects?.length ? filter.objects : undefined,
   };
+}
+
+// ---------------------------------------------------------------------------
+// An object's channel data and preferences (objects as recipients)
+// ---------------------------------------------------------------------------
+
+/** Writes one preference set of an object within the caller's transaction; returns the stored result. */
+export async function writeObjectPreferenceSet(
+  tx: EnvTx,
+  environmentId: string,
+  collection: string,
+  objectId: string,
+  setId: string,
+  request: PreferenceSetRequestShape,
+  defaultStrategy: 'merge' | 'replace',
+): Promise<PreferenceSetShape> {
+  const existing = await store.findObjectPreferenceSetForUpdate(tx, environmentId, collection, objectId, setId);
+  const settings = applyPreferenceRequest(existing, request, defaultStrategy);
+  await store.upsertObjectPreferenceSet(tx, environmentId, collection, objectId, setId, settings);
+  return toPreferenceSet(setId, settings);
+}
+
+type ChannelDataView = ReturnType<typeof toChannelData>;
+
+/** Sets an object's data for one channel (creating the object if needed, as Knock does). */
+export async function setObjectChannelData(db: Db, environmentId: string, collection: string, objectId: string, channelId: string, data: ChannelDataValue): Promise<ChannelDataView> {
+  checkCollection(collection);
+  await inEnvironment(db, environmentId, async (tx) => {
+    await store.ensureObject(tx, environmentId, collection, objectId);
+    await store.upsertObjectChannelData(tx, environmentId, collection, objectId, channelId, data);
+  });
+  return toChannelData(channelId, data);
+}
+
+/** An object's data for one channel; 404 if the object or its data for the channel does not exist. */
+export async function getObjectChannelData(db: Db, environmentId: string, collection: string, objectId: string, channelId: string): Promise<ChannelDataView> {
+  checkCollection(collection);
+  const data = await inEnvironment(db, environmentId, async (tx) => {
+    await requireObject(tx, environmentId, collection, objectId);
+    return store.findObjectChannelData(tx, environmentId, collection, objectId, channelId);
+  });
+  if (!data) throw new NotFound('Channel data for channel', channelId);
+  return toChannelData(channelId, data);
+}
+
+/** Unsets an object's data for one channel; 404 if the object or its data for the channel does not exist. */
+export async function unsetObjectChannelData(db: Db, environmentId: string, collection: string, objectId: string, channelId: string): Promise<void> {
+  checkCollection(collection);
+  await inEnvironment(db, environmentId, async (tx) => {
+    await requireObject(tx, environmentId, collection, objectId);
+    if (!(await store.deleteObjectChannelData(tx, environmentId, collection, objectId, channelId))) throw new NotFound('Channel data for channel', channelId);
+  });
+}
+
+/** An object's preference sets, by id; 404 if the object does not exist. */
+export async function listObjectPreferences(db: Db, environmentId: string, collection: string, objectId: string): Promise<PreferenceSetShape[]> {
+  checkCollection(collection);
+  return inEnvironment(db, environmentId, async (tx) => {
+    await requireObject(tx, environmentId, collection, objectId);
+    const sets = await store.listObjectPreferenceSets(tx, environmentId, collection, objectId);
+    return sets.map((set) => toPreferenceSet(set.set_id, set.settings));
+  });
+}
+
+/** One preference set of an object (empty if never set); 404 if the object does not exist. */
+export async function getObjectPreferences(db: Db, environmentId: string, collection: string, objectId: string, setId: string): Promise<PreferenceSetShape> {
+  checkCollection(collection);
+  return inEnvironment(db, environmentId, async (tx) => {
+    await requireObject(tx, environmentId, collection, objectId);
+    const sets = await store.listObjectPreferenceSets(tx, environmentId, collection, objectId);
+    return toPreferenceSet(setId, sets.find((s) => s.set_id === setId)?.settings);
+  });
+}
+
+/**
+ * Sets one preference set of an object (creating the object if needed, as Knock does);
+ * replaces the set unless `__persistence_strategy__` is `merge`.
+ */
+export async function setObjectPreferences(
+  db: Db,
+  environmentId: string,
+  collection: string,
+  objectId: string,
+  setId: string,
+  request: PreferenceSetRequestShape,
+): Promise<PreferenceSetShape> {
+  checkCollection(collection);
+  return inEnvironment(db, environmentId, async (tx) => {
+    await store.ensureObject(tx, environmentId, collection, objectId);
+    return writeObjectPreferenceSet(tx, environmentId, collection, objectId, setId, request, 'replace');
+  });
+}
+
+/** Deletes one preference set of an object; 404 if the object or the set does not exist. */
+export async function unsetObjectPreferences(db: Db, environmentId: string, collection: string, objectId: string, setId: string): Promise<void> {
+  checkCollection(collection);
+  await inEnvironment(db, environmentId, async (tx) => {
+    await requireObject(tx, environmentId, collection, objectId);
+    if (!(await store.deleteObjectPreferenceSet(tx, environmentId, collection, objectId, setId))) throw new NotFound('Preference set', setId);
+  });
 }

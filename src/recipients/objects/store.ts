@@ -2,6 +2,8 @@ import { sql, type Selectable } from 'kysely';
 import type { EnvTx } from '../../db/scoped.ts';
 import type { ObjectsTable, ObjectSubscriptionsTable } from '../../db/schema.ts';
 import { isBackwards, type PageRequest } from '../../http/pagination.ts';
+import type { PreferenceSettings } from '../preferences/schema.ts';
+import type { StoredPreferenceSet } from '../preferences/store.ts';
 
 export type ObjectRow = Selectable<ObjectsTable>;
 export type SubscriptionRow = Selectable<ObjectSubscriptionsTable>;
@@ -248,4 +250,88 @@ export async function findRecipients(
     for (const o of rows) found.set(`${o.collection}\u0000${o.id}`, { properties: o.properties, updated_at: o.updated_at });
   }
   return found;
+}
+
+// ---------------------------------------------------------------------------
+// An object's channel data and preference sets (objects as recipients)
+// ---------------------------------------------------------------------------
+
+/** An object's data for one channel (a Slack connection, push tokens), if set. */
+export async function findObjectChannelData(tx: EnvTx, environmentId: string, collection: string, objectId: string, channelId: string): Promise<Record<string, unknown> | undefined> {
+  const row = await tx
+    .selectFrom('object_channel_data')
+    .select('data')
+    .where('environment_id', '=', environmentId)
+    .where('collection', '=', collection)
+    .where('object_id', '=', objectId)
+    .where('channel_id', '=', channelId)
+    .executeTakeFirst();
+  return row?.data;
+}
+
+/** Sets an object's data for one channel, replacing what was there. */
+export async function upsertObjectChannelData(tx: EnvTx, environmentId: string, collection: string, objectId: string, channelId: string, data: Record<string, unknown>): Promise<void> {
+  const json = JSON.stringify(data);
+  await tx
+    .insertInto('object_channel_data')
+    .values({ environment_id: environmentId, collection, object_id: objectId, channel_id: channelId, data: json })
+    .onConflict((oc) => oc.columns(['environment_id', 'collection', 'object_id', 'channel_id']).doUpdateSet({ data: json, updated_at: sql`now()` }))
+    .execute();
+}
+
+export async function deleteObjectChannelData(tx: EnvTx, environmentId: string, collection: string, objectId: string, channelId: string): Promise<boolean> {
+  const result = await tx
+    .deleteFrom('object_channel_data')
+    .where('environment_id', '=', environmentId)
+    .where('collection', '=', collection)
+    .where('object_id', '=', objectId)
+    .where('channel_id', '=', channelId)
+    .executeTakeFirst();
+  return result.numDeletedRows > 0n;
+}
+
+export async function listObjectPreferenceSets(tx: EnvTx, environmentId: string, collection: string, objectId: string): Promise<StoredPreferenceSet[]> {
+  const rows = await tx
+    .selectFrom('object_preference_sets')
+    .select(['set_id', 'settings'])
+    .where('environment_id', '=', environmentId)
+    .where('collection', '=', collection)
+    .where('object_id', '=', objectId)
+    .orderBy('set_id')
+    .execute();
+  return rows as unknown as StoredPreferenceSet[];
+}
+
+/** One set, locked for the rest of the transaction so merges do not race. */
+export async function findObjectPreferenceSetForUpdate(tx: EnvTx, environmentId: string, collection: string, objectId: string, setId: string): Promise<PreferenceSettings | undefined> {
+  const row = await tx
+    .selectFrom('object_preference_sets')
+    .select('settings')
+    .where('environment_id', '=', environmentId)
+    .where('collection', '=', collection)
+    .where('object_id', '=', objectId)
+    .where('set_id', '=', setId)
+    .forUpdate()
+    .executeTakeFirst();
+  return row?.settings as PreferenceSettings | undefined;
+}
+
+export async function upsertObjectPreferenceSet(tx: EnvTx, environmentId: string, collection: string, objectId: string, setId: string, settings: PreferenceSettings): Promise<void> {
+  const json = JSON.stringify(settings);
+  await tx
+    .insertInto('object_preference_sets')
+    .values({ environment_id: environmentId, collection, object_id: objectId, set_id: setId, settings: json })
+    .onConflict((oc) => oc.columns(['environment_id', 'collection', 'object_id', 'set_id']).doUpdateSet({ settings: json, updated_at: sql`now()` }))
+    .execute();
+}
+
+export async function deleteObjectPreferenceSet(tx: EnvTx, environmentId: string, collection: string, objectId: string, setId: string): Promise<boolean> {
+  const result = await tx
+    .deleteFrom('object_preference_sets')
+    .where('environment_id', '=', environmentId)
+    .where('collection', '=', collection)
+    .where('object_id', '=', objectId)
+    .where('set_id', '=', setId)
+    .executeTakeFirst();
+  return result.numDeletedRows > 0n;
 }
