@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import pg from 'pg';
 import { loadConfig } from '../src/config.ts';
-import { RUNS_PER_JOB } from '../src/engine/expand.ts';
+import { RUNS_PER_JOB } from '../src/engine/recipient-runs.ts';
 import { api, commitInAppWorkflow, fmt, identifyUsers, inAppChannelId, median, ownerQuery, startHeraldTarget, triggerBody, watchMessages } from './lib/herald.ts';
 import { startBenchPostgres } from './lib/postgres.ts';
 import { cpuSeconds, treeCpuSeconds } from './lib/processes.ts';

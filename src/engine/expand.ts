@@ -5,12 +5,10 @@ import { identifyProperties, identifyWithin, type IdentifyBody } from '../recipi
 import { identifyObjectWithin, objectProperties, type SetObjectBody } from '../recipients/objects/service.ts';
 import { deepMerge } from '../recipients/properties.ts';
 import { findTenant, saveTenant } from '../recipients/tenants/store.ts';
-import { enqueue } from './queue.ts';
+import { createRecipientRuns } from './recipient-runs.ts';
 import { inlinePropertiesOf, recipientKey, recipientReference, refOf, type RecipientInput, type RecipientRef } from './recipients.ts';
 import type { EngineDeps } from './tasks.ts';
 
-/** Recipient runs per `run` job: big fan-outs spread over workers, small ones stay cheap. */
-export const RUNS_PER_JOB = 25;
 /** Objects subscribed to objects fan out too, this many levels deep. */
 const MAX_SUBSCRIPTION_DEPTH = 3;
 
@@ -60,42 +58,21 @@ async function expand(deps: EngineDeps, environmentId: string, workflowRunId: st
     const recipients = await fanOut(tx, environmentId, inputs.map((input) => ({ ref: refOf(input) })));
     const cancelled = new Set(run.cancelled_recipient_keys);
     const actor = run.actor ? recipientReference(refOf(run.actor as RecipientInput)) : null;
-    const inserted = recipients.length === 0 ? [] : await tx
-      .insertInto('workflow_recipient_runs')
-      .values(recipients.map((recipient) => {
-        const key = recipientKey(recipient.ref);
-        return {
-          environment_id: environmentId,
-          workflow_run_id: run.id,
-          workflow_key: run.workflow_key,
-          version_id: run.version_id,
-          recipient: JSON.stringify({ ...recipientAsJson(recipient.ref), subscription: recipient.subscription ?? null }),
-          recipient_key: key,
-          actor: actor === null ? null : JSON.stringify(actor),
-          tenant: tenantId,
-          data: JSON.stringify(run.data ?? {}),
-          settings: run.settings === null ? null : JSON.stringify(run.settings),
-          cancellation_key: run.cancellation_key,
-          status: cancelled.has(key) ? ('cancelled' as const) : ('queued' as const),
-          refs: '{}',
-        };
-      }))
-      .onConflict((oc) => oc.columns(['environment_id', 'workflow_run_id', 'recipient_key']).doNothing())
-      .returning(['id', 'status'])
-      .execute();
-    const runnable = inserted.filter((row) => row.status === 'queued').map((row) => row.id);
-    const jobs = [];
-    for (let i = 0; i < runnable.length; i += RUNS_PER_JOB) {
-      jobs.push({ task: 'run' as const, payload: { e: environmentId, runs: runnable.slice(i, i + RUNS_PER_JOB) } });
-    }
-    await enqueue(tx, jobs);
+    await createRecipientRuns(tx, environmentId, recipients.map((recipient) => ({
+      workflowRunId: run.id,
+      workflowKey: run.workflow_key,
+      versionId: run.version_id,
+      recipient: recipient.ref,
+      subscription: recipient.subscription,
+      actor,
+      tenant: tenantId,
+      data: run.data,
+      settings: run.settings,
+      cancellationKey: run.cancellation_key,
+      cancelled: cancelled.has(recipientKey(recipient.ref)),
+    })));
     await tx.updateTable('workflow_runs').set({ status: 'processed', updated_at: sql`now()` }).where('environment_id', '=', environmentId).where('id', '=', run.id).execute();
   });
-}
-
-/** How a run stores its recipient: `{id}` for a user, `{id, collection}` for an object. */
-function recipientAsJson(ref: RecipientRef): Record<string, unknown> {
-  return ref.collection ? { id: ref.id, collection: ref.collection } : { id: ref.id };
 }
 
 /** Identifies a user or object given inline (`{id, ...properties}`); references are left alone. */
