@@ -311,6 +311,11 @@ describe('recipients and channels', () => {
       await api(herald, 'production', 'PUT', '/users/u1', { name: 'Prod User', email: 'u1@example.com' });
       const prodRun = await trigger(herald, 'production', 'mail', { recipients: ['u1'], data: { order: 'P-1' } });
       const devRun = await trigger(herald, 'development', 'mail', { recipients: ['u1'], data: { order: 'D-1' } });
+      await finished(prodRun);
+      await finished(devRun);
+      const logsOf = async (runId: string) => JSON.stringify(await owner.selectFrom('message_delivery_logs as l').innerJoin('messages as m', 'm.id', 'l.message_id').select(['l.status', 'l.error', 'm.status as message_status']).where('m.workflow_run_id', '=', runId).execute());
+      expect((await messagesOf(prodRun))[0]?.status, await logsOf(prodRun)).toBe('sent');
+      expect((await messagesOf(devRun))[0]?.status, await logsOf(devRun)).toBe('sent');
       await eventually(() => productionSmtp.mails.find((m) => String(m.html).includes('P-1')));
       await eventually(() => smtp.mails.find((m) => String(m.html).includes('D-1')));
       expect(productionSmtp.mails.every((m) => m.from?.text.includes('prod@herald.test'))).toBe(true);
