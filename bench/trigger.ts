@@ -107,7 +107,16 @@ export async function run(): Promise<ScenarioResult> {
     apiAccepted += totals.api.ok;
 
     // Durability check: every 2xx is a committed run with its queue job.
-    const [apiRows] = await ownerQuery(apiDb, `SELECT (SELECT count(*) FROM workflow_runs)::int AS runs, (SELECT count(*) FROM graphile_worker.jobs WHERE task_identifier = 'trigger')::int AS jobs`);
+    // Durability check: every 2xx is a committed run whose work is queued — expanded into recipient
+    // runs already (with their run jobs) or waiting for expansion by a pending trigger job.
+    const [apiRows] = await ownerQuery(apiDb, `
+      SELECT count(*)::int AS runs,
+             count(*) FILTER (WHERE rr.workflow_run_id IS NOT NULL OR tj.run IS NOT NULL)::int AS queued,
+             count(*) FILTER (WHERE rr.workflow_run_id IS NOT NULL)::int AS expanded,
+             (SELECT count(*) FROM graphile_worker.jobs)::int AS jobs
+      FROM workflow_runs w
+      LEFT JOIN (SELECT DISTINCT workflow_run_id FROM workflow_recipient_runs) rr ON rr.workflow_run_id = w.id
+      LEFT JOIN (SELECT DISTINCT (j.payload->>'run')::uuid AS run FROM graphile_worker._private_jobs j JOIN graphile_worker._private_tasks t ON t.id = j.task_id WHERE t.identifier = 'trigger') tj ON tj.run = w.id`);
     await heraldApi.server.stop();
 
     // Context: API + workers in one process, the workers executing the accepted runs meanwhile.
@@ -123,7 +132,7 @@ export async function run(): Promise<ScenarioResult> {
     const messagesBefore = Number((await ownerQuery(allDb, 'SELECT count(*)::int AS n FROM messages'))[0].n);
     await measure(all, roundSeconds, totals.all, postgres);
     const messagesDuring = Number((await ownerQuery(allDb, 'SELECT count(*)::int AS n FROM messages'))[0].n) - messagesBefore;
-    const [allRows] = await ownerQuery(allDb, `SELECT (SELECT count(*) FROM workflow_runs)::int AS runs, (SELECT count(*) FROM workflow_runs WHERE status = 'queued')::int AS queued`);
+    const [allRows] = await ownerQuery(allDb, `SELECT (SELECT count(*) FROM workflow_runs)::int AS runs, (SELECT count(*) FROM workflow_runs WHERE status = 'queued')::int AS unexpanded, (SELECT count(*) FROM workflow_recipient_runs WHERE status IN ('queued', 'processing'))::int AS pending`);
 
     const a = totals.api;
     const b = totals.baseline;
@@ -131,7 +140,11 @@ export async function run(): Promise<ScenarioResult> {
     const ratio = a.rps / b.rps;
     const p99 = a.latency.percentile(99);
     const failures = [a, b, c].reduce((n, t) => n + t.non2xx + t.errors + t.timeouts, 0) + warmupFailures;
-    const durable = apiRows.runs === apiAccepted && apiRows.jobs === apiAccepted;
+    // autocannon stops with up to CONNECTIONS requests in flight per load round: those may
+    // commit without their answer being counted, so runs ≥ 2xx, by at most that much.
+    const apiLoadRounds = 5;
+    const unanswered = apiRows.runs - apiAccepted;
+    const durable = apiRows.queued === apiRows.runs && unanswered >= 0 && unanswered <= CONNECTIONS * apiLoadRounds;
     const passed = ratio >= TARGET_RATIO && p99 < TARGET_P99_MS && failures === 0 && durable;
 
     const describe = (t: TargetTotals) => `${fmt(t.rps)} req/s (p50 ${fmt(t.latency.percentile(50), 1)}, p97.5 ${fmt(t.latency.percentile(97.5), 1)}, p99 ${fmt(t.latency.percentile(99), 1)} ms)`;
@@ -156,9 +169,9 @@ export async function run(): Promise<ScenarioResult> {
     const notes = [
       `Ratio = Herald (api) req/s ÷ baseline req/s = **${ratio.toFixed(2)}** (target ≥ ${TARGET_RATIO}); Herald (api) p99 ${fmt(p99, 1)} ms (target < ${TARGET_P99_MS} ms).`,
       `Load: autocannon in its own process, ${CONNECTIONS} connections, \`POST …/workflows/${WORKFLOW}/trigger\` with one recipient drawn at random from \`user-0…user-${USER_IDS - 1}\`, the same ${Buffer.byteLength(BODY) - ID_TOKEN.length + 'user-1234'.length}-byte JSON body shape for all; warm-up ${WARMUP_SECONDS} s per target, then ${MEASURED_SECONDS} s per target measured in rounds of ${roundSeconds} s interleaved baseline, Herald (api), Herald (api), baseline; Herald (all) afterwards, one round of ${roundSeconds} s, against its own fresh database. Latency percentiles over all 2xx responses of a target.`,
-      `Herald (api) = \`HERALD_ROLE=api\`: HTTP API only, no workers, so ingestion alone is measured (accepted runs wait in the queue). Per request: API-key auth, JSON-schema validation of the body, group commit — concurrent triggers of the environment share one transaction (BEGIN + set_config for RLS, one version lookup per batch, one multi-row INSERT into workflow_runs, one graphile_worker.add_jobs call, COMMIT), each answered after that commit. Rate limits off. pg pool ${POOL_SIZE} for Herald and baseline, LOG_LEVEL=${LOG_LEVEL}.`,
-      `Durability check (api): ${fmt(apiAccepted)} triggers answered 2xx, ${fmt(apiRows.runs)} workflow_runs rows and ${fmt(apiRows.jobs)} trigger jobs committed — ${durable ? 'all match' : '**MISMATCH**'}.`,
-      `Herald (all) = default role, API + workers (concurrency ${loadConfig({}).workerConcurrency}) in one process, 10,000 users identified beforehand (bulk identify, ${fmt(identifyMs)} ms): during its ${roundSeconds} s round the workers committed ${fmt(messagesDuring)} in-app messages (${fmt(messagesDuring / c.seconds)}/s) while ${fmt(c.rps)} triggers/s were accepted; ${fmt(allRows.queued)} of ${fmt(allRows.runs)} runs were still queued at its end. Ingestion outpaces execution by far at this load; the backlog drains afterwards.`,
+      `Herald (api) = \`HERALD_ROLE=api\`: HTTP API only, no workers, so ingestion alone is measured (accepted runs wait in the queue). Per request: API-key auth, JSON-schema validation of the body, group commit — concurrent triggers of the environment share one transaction (BEGIN + set_config for RLS, one version lookup per batch, multi-row inserts of the runs and, for triggers naming users by id, of their recipient runs, and their queue jobs via graphile_worker.add_jobs; see src/engine/trigger/ingest.ts), each answered after that commit. Rate limits off. pg pool ${POOL_SIZE} for Herald and baseline, LOG_LEVEL=${LOG_LEVEL}.`,
+      `Durability check (api): ${fmt(apiAccepted)} triggers answered 2xx; ${fmt(apiRows.runs)} workflow_runs rows committed (${fmt(unanswered)} of them while autocannon stopped with them in flight, ≤ ${CONNECTIONS} per each of ${apiLoadRounds} load rounds), ${fmt(apiRows.queued)} of them with their work queued (${fmt(apiRows.expanded)} expanded into recipient runs at ingestion, the rest with a pending trigger job; ${fmt(apiRows.jobs)} queue jobs in all) — ${durable ? 'consistent: every 2xx is a committed run with its work queued' : '**MISMATCH**'}.`,
+      `Herald (all) = default role, API + workers (concurrency ${loadConfig({}).workerConcurrency}) in one process, 10,000 users identified beforehand (bulk identify, ${fmt(identifyMs)} ms): during its ${roundSeconds} s round the workers committed ${fmt(messagesDuring)} in-app messages (${fmt(messagesDuring / c.seconds)}/s) while ${fmt(c.rps)} triggers/s were accepted; at its end ${fmt(allRows.unexpanded)} of ${fmt(allRows.runs)} triggers were not yet expanded and ${fmt(allRows.pending)} recipient runs not yet finished${allRows.pending + allRows.unexpanded > 1000 ? ' (execution lags ingestion at this load; the backlog drains afterwards)' : ''}.`,
       `Baseline: bare Fastify 5, one \`INSERT INTO workflow_runs (…) VALUES (…)\` per request (a table of the same shape, no FK, no RLS, no explicit transaction, no job), answering the generated id.`,
       `CPU columns: cores kept busy on average while that target was measured, of ${os.cpus().length} (server = its Node process; postgres = postmaster and backends; load generator = autocannon; other = everything else on the machine; iowait = cores idle waiting for disk), and CPU ms per 2xx response.`,
     ];
