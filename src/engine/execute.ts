@@ -1,10 +1,10 @@
 import { sql } from 'kysely';
 import type { RecipientRunRow, RunStatus } from '../db/schema.ts';
-import { inEnvironment, type EnvTx } from '../db/scoped.ts';
+import { inEnvironment } from '../db/scoped.ts';
 import { evaluateConditions } from './conditions.ts';
 import { enqueue } from './queue.ts';
 import { refFromReference } from './recipients.ts';
-import { backoffMs, createJobCache, loadScopeParts, runTransaction, saveStep, type JobCache, type RunContext, type ScopeParts, type Step, type StepOutcome, type WorkflowContent } from './run-context.ts';
+import { backoffMs, createJobCache, loadScopeParts, saveStep, type JobCache, type RunContext, type ScopeParts, type Step, type StepOutcome, type WorkflowContent } from './run-context.ts';
 import { runBatchStep } from './steps/batch.ts';
 import { runChannelStep } from './steps/channel.ts';
 import { runDelayStep } from './steps/delay.ts';
@@ -45,16 +45,11 @@ const RUNS_IN_PARALLEL = 4;
 
 /**
  * Executes (or continues) a job's recipient runs: they are claimed and their scopes read
- * in one transaction. Runs whose workflow only writes to the database (feed messages,
- * branches, delays, triggering workflows) then execute inside that same transaction — a
- * job's feed messages commit together, one disk flush for up to RUNS_PER_JOB messages —
- * each under a savepoint, so a run that fails is rolled back alone and handed to a job
- * of its own. The other runs (provider sends, fetches, batches, throttles) execute a
- * few at a time, each step in its own transaction.
+ * in one transaction, then executed a few at a time, sharing configuration reads.
  */
 export async function executeRuns(deps: EngineDeps, environmentId: string, runIds: string[]): Promise<void> {
   const cache = createJobCache(deps, environmentId);
-  const separate = await inEnvironment(deps.db, environmentId, async (tx) => {
+  const claimed = await inEnvironment(deps.db, environmentId, async (tx) => {
     const runs = await tx.updateTable('workflow_recipient_runs')
       .set({ status: 'processing', updated_at: sql`now()` })
       .where('environment_id', '=', environmentId)
@@ -63,32 +58,12 @@ export async function executeRuns(deps: EngineDeps, environmentId: string, runId
       .returningAll()
       .execute();
     // Cancelled, finished or batched runs are not returned: nothing to do for them.
-    if (runs.length === 0) return [];
-    const parts = await loadScopeParts(tx, environmentId, runs);
-    const later: Array<{ run: RecipientRunRow; parts: ScopeParts }> = [];
-    const retry: string[] = [];
-    for (const run of runs) {
-      const workflow = run.version_id ? await loadVersion(deps, run.version_id) : undefined;
-      if (!workflow || !(await writesOnlyToDatabase(workflow.steps ?? [], cache))) {
-        later.push({ run, parts: parts.get(run.id)! });
-        continue;
-      }
-      await sql`SAVEPOINT run`.execute(tx);
-      try {
-        await executeRun(deps, environmentId, run, parts.get(run.id)!, cache, tx);
-        await sql`RELEASE SAVEPOINT run`.execute(tx);
-      } catch {
-        await sql`ROLLBACK TO SAVEPOINT run`.execute(tx);
-        retry.push(run.id);
-      }
-    }
-    // Failed runs start over on their own, outside the shared transaction.
-    await enqueue(tx, retry.map((id) => ({ task: 'run' as const, payload: { e: environmentId, runs: [id] }, jobKey: `run:${id}` })));
-    return later;
+    return runs.length === 0 ? [] : { runs, parts: await loadScopeParts(tx, environmentId, runs) };
   });
-  const queue = [...separate];
+  if (Array.isArray(claimed)) return;
+  const queue = [...claimed.runs];
   const lane = async () => {
-    for (let next = queue.shift(); next; next = queue.shift()) await executeRun(deps, environmentId, next.run, next.parts, cache);
+    for (let run = queue.shift(); run; run = queue.shift()) await executeRun(deps, environmentId, run, claimed.parts.get(run.id)!, cache);
   };
   const results = await Promise.allSettled(Array.from({ length: Math.min(RUNS_IN_PARALLEL, queue.length) }, lane));
   // A failure (the database going away) fails the job, which the queue retries; finished runs are skipped then.
@@ -96,35 +71,19 @@ export async function executeRuns(deps: EngineDeps, environmentId: string, runId
   if (failed) throw (failed as PromiseRejectedResult).reason;
 }
 
-/** True when every step only reads and writes the database: feed channel steps, branches, delays, workflow triggers. */
-async function writesOnlyToDatabase(steps: Step[], cache: JobCache): Promise<boolean> {
-  for (const step of steps) {
-    if (step.type === 'branch') {
-      for (const branch of step.branches ?? []) if (!(await writesOnlyToDatabase(branch.steps ?? [], cache))) return false;
-    } else if (step.type === 'channel') {
-      if ((await cache.channel(step.channel_key ?? ''))?.type !== 'in_app_feed') return false;
-    } else if (step.type !== 'delay' && step.type !== 'trigger_workflow') {
-      return false;
-    }
-  }
-  return true;
-}
-
 /**
  * Executes one claimed recipient run from where it stands: steps already done (recorded
  * in the run's `refs`) are skipped, so a job retried after a crash continues instead of
  * repeating. Ends completed, paused (a delay, batch or retry will resume it), or halted.
- * With `tx`, every write of the run goes into that (the job's) transaction.
  */
-async function executeRun(deps: EngineDeps, environmentId: string, run: RecipientRunRow, parts: ScopeParts, cache: JobCache, tx?: EnvTx): Promise<void> {
-  const finish = (status: RunStatus, error?: Record<string, unknown>) => finishRun({ deps, environmentId, tx }, run, status, error);
+async function executeRun(deps: EngineDeps, environmentId: string, run: RecipientRunRow, parts: ScopeParts, cache: JobCache): Promise<void> {
   const workflow = run.version_id ? await loadVersion(deps, run.version_id) : undefined;
   if (!workflow) {
-    await finish('error', { message: 'The workflow version of this run no longer exists' });
+    await finish(deps, environmentId, run, 'error', { message: 'The workflow version of this run no longer exists' });
     return;
   }
   if (!parts.recipient) {
-    await finish('halted', { code: 'recipient_not_found', message: 'The recipient does not exist in this environment' });
+    await finish(deps, environmentId, run, 'halted', { code: 'recipient_not_found', message: 'The recipient does not exist in this environment' });
     return;
   }
   const refs = (run.refs ?? {}) as RunContext['refs'];
@@ -140,7 +99,6 @@ async function executeRun(deps: EngineDeps, environmentId: string, run: Recipien
     settings: (run.settings ?? {}) as RunContext['settings'],
     preferenceSets: parts.preferenceSets,
     cache,
-    tx,
     scope: {
       recipient: parts.recipient,
       actor: parts.actor,
@@ -157,8 +115,8 @@ async function executeRun(deps: EngineDeps, environmentId: string, run: Recipien
   for (const state of Object.values(refs)) if (state.status === 'done' && state.batch) Object.assign(ctx.scope, state.batch);
 
   const outcome = await walk(ctx, workflow.steps ?? []);
-  if (outcome.kind === 'stop') await finish(outcome.status, outcome.error);
-  else if (outcome.kind === 'next' && !ctx.completed) await finish('completed');
+  if (outcome.kind === 'stop') await finish(deps, environmentId, run, outcome.status, outcome.error);
+  else if (outcome.kind === 'next' && !ctx.completed) await finish(deps, environmentId, run, 'completed');
 }
 
 /** Walks steps in order, into the chosen branch of a branch step. */
@@ -202,7 +160,7 @@ async function stepFailed(ctx: RunContext, step: Step, error: unknown): Promise<
   const { stepMaxAttempts, stepRetryBaseMs } = ctx.deps.config;
   if (tries < stepMaxAttempts) {
     const resumeAt = new Date(Date.now() + backoffMs(stepRetryBaseMs, tries));
-    await runTransaction(ctx, async (tx) => {
+    await inEnvironment(ctx.deps.db, ctx.environmentId, async (tx) => {
       await sql`UPDATE workflow_recipient_runs SET refs = refs || jsonb_build_object(${step.ref}::text, ${JSON.stringify({ status: 'retrying', tries, error: message })}::jsonb), status = 'paused', updated_at = now() WHERE environment_id = ${ctx.environmentId} AND id = ${ctx.run.id}`.execute(tx);
       await enqueue(tx, [{ task: 'run', payload: { e: ctx.environmentId, runs: [ctx.run.id] }, runAt: resumeAt, jobKey: `run:${ctx.run.id}` }]);
     });
@@ -234,11 +192,11 @@ export function conditionContext(ctx: RunContext): Record<string, unknown> {
   return ctx.scope;
 }
 
-async function finishRun(ctx: Pick<RunContext, 'deps' | 'environmentId' | 'tx'>, run: RecipientRunRow, status: RunStatus, error?: Record<string, unknown>): Promise<void> {
-  await runTransaction(ctx, (tx) =>
+async function finish(deps: EngineDeps, environmentId: string, run: RecipientRunRow, status: RunStatus, error?: Record<string, unknown>): Promise<void> {
+  await inEnvironment(deps.db, environmentId, (tx) =>
     tx.updateTable('workflow_recipient_runs')
       .set({ status, error: error ? JSON.stringify(error) : null, completed_at: new Date(), updated_at: new Date() })
-      .where('environment_id', '=', ctx.environmentId)
+      .where('environment_id', '=', environmentId)
       .where('id', '=', run.id)
       .where('status', '=', 'processing')
       .execute());

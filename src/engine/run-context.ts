@@ -46,8 +46,6 @@ export interface RunContext {
   preferenceSets: ScopeParts['preferenceSets'];
   /** Set when a step's transaction already marked the run completed. */
   completed?: boolean;
-  /** The job's shared transaction, when this run executes inside it (see executeRuns). */
-  tx?: EnvTx;
   /** Lookups shared by the runs of one job (channel configuration, variables). */
   cache: JobCache;
 }
@@ -99,14 +97,9 @@ export function isLastStep(ctx: RunContext, step: Step): boolean {
   return ctx.workflow.steps?.at(-1)?.ref === step.ref;
 }
 
-/** Runs `work` in the run's transaction: the job's shared one when there is one, else a new one. */
-export function runTransaction<T>(ctx: Pick<RunContext, 'tx' | 'deps' | 'environmentId'>, work: (tx: EnvTx) => Promise<T>): Promise<T> {
-  return ctx.tx ? work(ctx.tx) : inEnvironment(ctx.deps.db, ctx.environmentId, work);
-}
-
 /** Saves a step's state in a transaction of its own. */
 export function saveStep(ctx: RunContext, ref: string, state: StepState): Promise<void> {
-  return runTransaction(ctx, (tx) => saveStepState(tx, ctx, ref, state));
+  return inEnvironment(ctx.deps.db, ctx.environmentId, (tx) => saveStepState(tx, ctx, ref, state));
 }
 
 /**
@@ -114,7 +107,7 @@ export function saveStep(ctx: RunContext, ref: string, state: StepState): Promis
  * are written together, so a crash can neither lose the resume nor run it twice.
  */
 export async function pauseRun(ctx: RunContext, ref: string, state: StepState, resumeAt: Date): Promise<StepOutcome> {
-  await runTransaction(ctx, async (tx) => {
+  await inEnvironment(ctx.deps.db, ctx.environmentId, async (tx) => {
     await saveStepState(tx, ctx, ref, state);
     await tx.updateTable('workflow_recipient_runs').set({ status: 'paused' }).where('environment_id', '=', ctx.environmentId).where('id', '=', ctx.run.id).where('status', '=', 'processing').execute();
     await enqueue(tx, [{ task: 'run', payload: { e: ctx.environmentId, runs: [ctx.run.id] }, runAt: resumeAt, jobKey: `run:${ctx.run.id}` }]);

@@ -1,7 +1,8 @@
 import { sql } from 'kysely';
+import { inEnvironment } from '../../db/scoped.ts';
 import { resolvePath } from '../conditions.ts';
 import { enqueue } from '../queue.ts';
-import { durationMs, saveStepState, runTransaction, type RunContext, type Step, type StepOutcome } from '../run-context.ts';
+import { durationMs, saveStepState, type RunContext, type Step, type StepOutcome } from '../run-context.ts';
 
 const DEFAULT_RENDER_LIMIT = 10;
 
@@ -29,7 +30,7 @@ export async function runBatchStep(ctx: RunContext, step: Step): Promise<StepOut
   };
   const closesAt = new Date(windowEnd(ctx, settings));
 
-  return runTransaction(ctx, async (tx) => {
+  return inEnvironment(ctx.deps.db, ctx.environmentId, async (tx) => {
     const joined = await sql<{ id: string }>`
       UPDATE step_batches SET activities = activities || ${JSON.stringify([activity])}::jsonb
       WHERE environment_id = ${ctx.environmentId} AND scope = ${scope} AND status = 'open'
@@ -63,7 +64,7 @@ function windowEnd(ctx: RunContext, settings: Record<string, unknown>): number {
 async function closeBatch(ctx: RunContext, step: Step, batchId: string, renderLimit: number): Promise<StepOutcome> {
   const closesAt = Date.parse(String(ctx.refs[step.ref]?.closes_at));
   if (Number.isFinite(closesAt) && closesAt > Date.now()) return { kind: 'pause', resumeAt: new Date(closesAt) };
-  return runTransaction(ctx, async (tx) => {
+  return inEnvironment(ctx.deps.db, ctx.environmentId, async (tx) => {
     const closed = await sql<{ activities: Array<Record<string, unknown>> }>`
       UPDATE step_batches SET status = 'closed'
       WHERE environment_id = ${ctx.environmentId} AND id = ${batchId}

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { MessageRow } from '../../db/schema.ts';
-import type { EnvTx } from '../../db/scoped.ts';
+import { inEnvironment, type EnvTx } from '../../db/scoped.ts';
 import { sql } from 'kysely';
 import { MESSAGES_CHANNEL } from '../../messages/notify.ts';
 import { getProvider } from '../../channels/providers/index.ts';
@@ -8,7 +8,7 @@ import type { SendingChannel } from '../../channels/config/store.ts';
 import { isAllowedByPreferences, type PreferenceSetInput } from '../preferences.ts';
 import { renderTemplate } from '../render.ts';
 import { recipientReference } from '../recipients.ts';
-import { isLastStep, saveStep, saveStepState, runTransaction, type RunContext, type Step, type StepOutcome } from '../run-context.ts';
+import { isLastStep, saveStep, saveStepState, type RunContext, type Step, type StepOutcome } from '../run-context.ts';
 import { committedTemplateSources } from '../template-sources.ts';
 import { deliverMessage, loadChannelData } from './deliver.ts';
 
@@ -53,7 +53,7 @@ export async function runChannelStep(ctx: RunContext, step: Step): Promise<StepO
   });
 
   if (channel.type === 'in_app_feed') {
-    await runTransaction(ctx, async (tx) => {
+    await inEnvironment(ctx.deps.db, ctx.environmentId, async (tx) => {
       const messageId = await createMessage(tx, ctx, step, channel, content, 'delivered');
       await saveStepState(tx, ctx, step.ref, { status: 'done', message_id: messageId, output: { delivery_status: 'delivered', message_id: messageId } }, { completesRun: isLastStep(ctx, step) });
     });
@@ -61,7 +61,7 @@ export async function runChannelStep(ctx: RunContext, step: Step): Promise<StepO
   }
 
   const sandboxed = channel.sandbox || ctx.settings.sandbox_mode === true;
-  const messageId = await runTransaction(ctx, async (tx) => {
+  const messageId = await inEnvironment(ctx.deps.db, ctx.environmentId, async (tx) => {
     const id = await createMessage(tx, ctx, step, channel, content, sandboxed ? 'not_sent' : 'queued');
     if (sandboxed) {
       await saveStepState(tx, ctx, step.ref, { status: 'done', message_id: id, output: { delivery_status: 'not_sent', message_id: id } }, { completesRun: isLastStep(ctx, step) });

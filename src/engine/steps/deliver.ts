@@ -3,13 +3,14 @@ import type { SendingChannel } from '../../channels/config/store.ts';
 import { DeliveryError, type DeliverableChannelType, type OutboundMessage } from '../../channels/provider.ts';
 import { getProvider } from '../../channels/providers/index.ts';
 import type { MessageStatus } from '../../db/schema.ts';
+import { inEnvironment } from '../../db/scoped.ts';
 import { enqueue } from '../queue.ts';
-import { backoffMs, saveStepState, runTransaction, type RunContext, type Step, type StepOutcome } from '../run-context.ts';
+import { backoffMs, saveStepState, type RunContext, type Step, type StepOutcome } from '../run-context.ts';
 
 /** The recipient's (a user's or an object's) channel data for `channelId` (push tokens, chat connections), if any. */
 export async function loadChannelData(ctx: RunContext, channelId: string): Promise<Record<string, unknown> | null> {
   const { id, collection } = ctx.recipientRef;
-  return runTransaction(ctx, async (tx) => {
+  return inEnvironment(ctx.deps.db, ctx.environmentId, async (tx) => {
     const row = collection
       ? await tx.selectFrom('object_channel_data').select(['data']).where('environment_id', '=', ctx.environmentId).where('collection', '=', collection).where('object_id', '=', id).where('channel_id', '=', channelId).executeTakeFirst()
       : await tx.selectFrom('user_channel_data').select(['data']).where('environment_id', '=', ctx.environmentId).where('user_id', '=', id).where('channel_id', '=', channelId).executeTakeFirst();
@@ -33,7 +34,7 @@ export async function deliverMessage(ctx: RunContext, step: Step, messageId: str
   if (!provider) throw new Error(`The provider "${sending.provider}" is not supported`);
   const data = channelData !== undefined ? channelData : sending.type === 'push' || sending.type === 'chat' ? await loadChannelData(ctx, sending.id) : null;
 
-  const attempt = await runTransaction(ctx, async (tx) => {
+  const attempt = await inEnvironment(ctx.deps.db, ctx.environmentId, async (tx) => {
     const message = await tx.selectFrom('messages').select(['status', 'delivery_attempts', 'content']).where('environment_id', '=', ctx.environmentId).where('id', '=', messageId).forUpdate().executeTakeFirstOrThrow();
     if (message.status !== 'queued' && message.status !== 'delivery_attempted') return undefined;
     const n = message.delivery_attempts + 1;
@@ -43,7 +44,7 @@ export async function deliverMessage(ctx: RunContext, step: Step, messageId: str
     return { n, content: message.content };
   });
   if (!attempt) {
-    await runTransaction(ctx, (tx) => saveStepState(tx, ctx, step.ref, { status: 'done', message_id: messageId }));
+    await inEnvironment(ctx.deps.db, ctx.environmentId, (tx) => saveStepState(tx, ctx, step.ref, { status: 'done', message_id: messageId }));
     return { kind: 'next' };
   }
 
@@ -68,7 +69,7 @@ export async function deliverMessage(ctx: RunContext, step: Step, messageId: str
       : { status: failure.name === 'MissingChannelData' ? 'not_sent' : 'undelivered', logs: failure.logs, error: failure.message };
   }
 
-  return runTransaction(ctx, async (tx) => {
+  return inEnvironment(ctx.deps.db, ctx.environmentId, async (tx) => {
     const last = outcome.logs.at(-1) as { request?: unknown; response?: unknown } | undefined;
     await tx.updateTable('message_delivery_logs')
       .set({ status: outcome.error ? 'failed' : 'succeeded', request: last?.request === undefined ? null : JSON.stringify(last.request), response: last?.response === undefined ? null : JSON.stringify(last.response), error: outcome.error ?? null, completed_at: new Date() })

@@ -1,5 +1,6 @@
 import { renderTemplate } from '../render.ts';
-import { saveStepState, runTransaction, type RunContext, type Step, type StepOutcome } from '../run-context.ts';
+import { inEnvironment } from '../../db/scoped.ts';
+import { saveStepState, type RunContext, type Step, type StepOutcome } from '../run-context.ts';
 import { committedTemplateSources } from '../template-sources.ts';
 
 const TIMEOUT_MS = 10_000;
@@ -35,7 +36,7 @@ export async function runFetchStep(ctx: RunContext, step: Step): Promise<StepOut
   }
   const merges = body !== null && typeof body === 'object' && !Array.isArray(body);
   if (merges) Object.assign(ctx.scope.data, body);
-  await runTransaction(ctx, async (tx) => {
+  await inEnvironment(ctx.deps.db, ctx.environmentId, async (tx) => {
     if (merges) {
       await tx.updateTable('workflow_recipient_runs').set({ data: JSON.stringify(ctx.scope.data) }).where('environment_id', '=', ctx.environmentId).where('id', '=', ctx.run.id).execute();
     }

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
+import { inEnvironment } from '../../db/scoped.ts';
 import { resolvePath } from '../conditions.ts';
-import { durationMs, saveStepState, runTransaction, type RunContext, type Step, type StepOutcome } from '../run-context.ts';
+import { durationMs, saveStepState, type RunContext, type Step, type StepOutcome } from '../run-context.ts';
 
 /**
  * Throttle: at most `throttle_limit` runs per recipient (and throttle key) pass the step
@@ -17,7 +18,7 @@ export async function runThrottleStep(ctx: RunContext, step: Step): Promise<Step
   if (typeof settings.throttle_window_field_path === 'string') {
     windowMs = durationMs(resolvePath(ctx.scope, settings.throttle_window_field_path)) ?? windowMs;
   }
-  return runTransaction(ctx, async (tx) => {
+  return inEnvironment(ctx.deps.db, ctx.environmentId, async (tx) => {
     await sql`SELECT pg_advisory_xact_lock(hashtext(${scope}))`.execute(tx);
     const counted = await sql<{ n: number }>`
       SELECT count(*)::int AS n FROM throttle_hits

@@ -1,6 +1,7 @@
+import { inEnvironment } from '../../db/scoped.ts';
 import { renderTemplate } from '../render.ts';
 import { recipientReference } from '../recipients.ts';
-import { saveStepState, runTransaction, type RunContext, type Step, type StepOutcome } from '../run-context.ts';
+import { saveStepState, type RunContext, type Step, type StepOutcome } from '../run-context.ts';
 import { committedTemplateSources } from '../template-sources.ts';
 import { writeTriggers, type TriggerBody } from '../trigger/ingest.ts';
 
@@ -22,7 +23,7 @@ export async function runTriggerWorkflowStep(ctx: RunContext, step: Step): Promi
     tenant: (parseJson(rendered.tenant) as TriggerBody['tenant']) ?? ctx.run.tenant,
     cancellation_key: rendered.cancellation_key || null,
   };
-  return runTransaction(ctx, async (tx) => {
+  return inEnvironment(ctx.deps.db, ctx.environmentId, async (tx) => {
     const [result] = await writeTriggers(tx, ctx.environmentId, [{ workflowKey, body }]);
     if (result instanceof Error) throw result;
     await saveStepState(tx, ctx, step.ref, { status: 'done', output: { workflow_run_id: result!.workflow_run_id } });
