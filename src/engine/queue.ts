@@ -151,6 +151,15 @@ export async function startWorkers(options: WorkerOptions): Promise<Workers> {
     taskList,
     logger: quietLogger,
     events,
+    preset: {
+      worker: {
+        // Fetch jobs a batch at a time for the whole pool, and complete them in batches:
+        // per-job queue queries were a large share of the database's work under load.
+        localQueue: { size: options.concurrency * 2 },
+        completeJobBatchDelay: 0,
+        failJobBatchDelay: 0,
+      },
+    },
   });
   await registered;
 
