@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import Knock, { AuthenticationError, NotFoundError, PermissionDeniedError, UnprocessableEntityError } from '@knocklabs/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestHerald, type TestHerald } from '../support/herald.ts';
+import { knockClients } from '../support/knock-node.ts';
 
 let herald: TestHerald;
 /** Development environment: the CRUD tests. */
@@ -18,9 +19,7 @@ let prod: Knock;
 
 beforeAll(async () => {
   herald = await startTestHerald();
-  const client = (apiKey: string) => new Knock({ apiKey, baseURL: herald.url, maxRetries: 0 });
-  knock = client(herald.secrets.environments.development.secret_key);
-  prod = client(herald.secrets.environments.production.secret_key);
+  ({ knock, prod } = knockClients(herald));
 });
 afterAll(async () => herald?.close());
 

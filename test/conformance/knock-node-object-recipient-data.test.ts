@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import Knock, { NotFoundError, UnprocessableEntityError } from '@knocklabs/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestHerald, type TestHerald } from '../support/herald.ts';
+import { knockClients } from '../support/knock-node.ts';
 import { commitWorkflow, eventually } from '../support/engine.ts';
 
 let herald: TestHerald;
@@ -15,9 +16,7 @@ let prod: Knock;
 
 beforeAll(async () => {
   herald = await startTestHerald();
-  const client = (apiKey: string) => new Knock({ apiKey, baseURL: herald.url, maxRetries: 0 });
-  knock = client(herald.secrets.environments.development.secret_key);
-  prod = client(herald.secrets.environments.production.secret_key);
+  ({ knock, prod } = knockClients(herald));
 });
 afterAll(async () => herald?.close());
 

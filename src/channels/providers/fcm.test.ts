@@ -3,7 +3,7 @@ import { createLocalJWKSet, exportJWK, importSPKI, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeliveryError, MissingChannelData, type OutboundMessage, type PushContent } from '../provider.ts';
 import { fcmProvider } from './fcm.ts';
-import { startVendorServer, unusedPort, type VendorServer } from './vendor-test-server.ts';
+import { deliveryFailure as failure, startVendorServer, unusedPort, type VendorServer } from './vendor-test-server.ts';
 
 const { privateKey, publicKey } = generateKeyPairSync('rsa', {
   modulusLength: 2048,
@@ -84,15 +84,6 @@ function push(channelData: Record<string, unknown> | null, content: Partial<Push
 
 function sendsIn(from: number) {
   return google.requests.slice(from).filter((r) => r.url.endsWith('messages:send'));
-}
-
-async function failure(promise: Promise<unknown>): Promise<DeliveryError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(DeliveryError);
-  return error as DeliveryError;
 }
 
 describe('fcm provider', () => {

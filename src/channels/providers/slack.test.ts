@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeliveryError, MissingChannelData, type ChatContent, type OutboundMessage } from '../provider.ts';
 import { slackProvider } from './slack.ts';
-import { startVendorServer, unusedPort, type VendorServer } from './vendor-test-server.ts';
+import { deliveryFailure as failure, startVendorServer, unusedPort, type VendorServer } from './vendor-test-server.ts';
 
 let slack: VendorServer;
 const VALID_TOKENS = new Set(['xoxb-connection', 'xoxb-shared', 'xoxb-channel']);
@@ -32,15 +32,6 @@ const settings = () => ({ base_url: slack.baseUrl, access_token: 'xoxb-channel' 
 
 function chat(channelData: Record<string, unknown> | null, content: ChatContent = { markdown_body: '*Deploy* finished' }): OutboundMessage {
   return { messageId: 'msg_chat_1', channelType: 'chat', recipient: { id: 'user-1' }, channelData, content };
-}
-
-async function failure(promise: Promise<unknown>): Promise<DeliveryError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(DeliveryError);
-  return error as DeliveryError;
 }
 
 describe('slack provider', () => {

@@ -4,7 +4,7 @@ import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeliveryError, MissingChannelData, type EmailContent, type OutboundMessage } from '../provider.ts';
 import { closeSmtpTransports, smtpProvider } from './smtp.ts';
-import { unusedPort } from './vendor-test-server.ts';
+import { deliveryFailure as failure, unusedPort } from './vendor-test-server.ts';
 
 /** Errors smtp-server answers with: the message becomes the SMTP reply text. */
 function smtpReply(code: number, text: string): Error {
@@ -71,15 +71,6 @@ function email(to: string | null, content: Partial<EmailContent> = {}, messageId
     recipient: { id: 'user-1', email: to, name: 'Ada Lovelace' },
     content: { subject: 'Welcome aboard', html_body: '<p>Hello <b>Ada</b></p>', text_body: 'Hello Ada', ...content },
   };
-}
-
-async function failure(promise: Promise<unknown>): Promise<DeliveryError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(DeliveryError);
-  return error as DeliveryError;
 }
 
 describe('smtp provider', () => {

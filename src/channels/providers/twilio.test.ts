@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeliveryError, MissingChannelData, type OutboundMessage, type TextContent } from '../provider.ts';
 import { twilioProvider } from './twilio.ts';
-import { startVendorServer, unusedPort, type VendorServer } from './vendor-test-server.ts';
+import { deliveryFailure as failure, startVendorServer, unusedPort, type VendorServer } from './vendor-test-server.ts';
 
 let twilio: VendorServer;
 const AUTH = `Basic ${Buffer.from('AC123:tw-s3cret').toString('base64')}`;
@@ -27,15 +27,6 @@ const settings = () => ({ account_sid: 'AC123', auth_token: 'tw-s3cret', from_nu
 
 function sms(phone: string | null, content: Partial<TextContent> = {}): OutboundMessage {
   return { messageId: 'msg_sms_1', channelType: 'sms', recipient: { id: 'user-1', phone_number: phone }, content: { text_body: 'Your code is 123456', ...content } };
-}
-
-async function failure(promise: Promise<unknown>): Promise<DeliveryError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(DeliveryError);
-  return error as DeliveryError;
 }
 
 describe('twilio provider', () => {

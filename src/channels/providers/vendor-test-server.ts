@@ -4,6 +4,7 @@
  */
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { DeliveryError } from '../provider.ts';
 
 export interface RecordedRequest {
   method: string;
@@ -75,4 +76,11 @@ export async function unusedPort(): Promise<number> {
   const port = await listen(server);
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
+}
+
+/** The DeliveryError a send failed with (tests); throws if it succeeded or failed otherwise. */
+export async function deliveryFailure(promise: Promise<unknown>): Promise<DeliveryError> {
+  const error = await promise.then(() => undefined, (e: unknown) => e);
+  if (!(error instanceof DeliveryError)) throw new Error(`expected a DeliveryError, got ${error === undefined ? 'success' : String(error)}`);
+  return error;
 }

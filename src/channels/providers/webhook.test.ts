@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeliveryError, type HttpContent, type OutboundMessage } from '../provider.ts';
-import { startVendorServer, unusedPort, type VendorServer } from './vendor-test-server.ts';
+import { deliveryFailure as failure, startVendorServer, unusedPort, type VendorServer } from './vendor-test-server.ts';
 import { webhookProvider } from './webhook.ts';
 
 let server: VendorServer;
@@ -29,15 +29,6 @@ function message(content: Partial<HttpContent>): OutboundMessage {
     recipient: { id: 'user-1' },
     content: { url: `${server.baseUrl}/hooks/ok`, method: 'post', headers: {}, query: {}, ...content },
   };
-}
-
-async function failure(promise: Promise<unknown>): Promise<DeliveryError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(DeliveryError);
-  return error as DeliveryError;
 }
 
 describe('webhook provider', () => {
