@@ -61,6 +61,10 @@ export async function startSmtpSink(): Promise<SmtpSink> {
   let failures = 0;
   let failureCode = 451;
   const server = new SMTPServer({
+    // No reverse DNS of the client: a slow resolver would delay the greeting.
+    disableReverseLookup: true,
+    // Herald pools SMTP connections; closing must not wait for them to go idle.
+    closeTimeout: 100,
     authOptional: true,
     disabledCommands: ['STARTTLS'],
     logger: false,

@@ -17,6 +17,8 @@ let port: number;
 
 beforeAll(async () => {
   server = new SMTPServer({
+    // No reverse DNS of the client: a slow resolver would delay the greeting.
+    disableReverseLookup: true,
     disabledCommands: ['STARTTLS'],
     allowInsecureAuth: true,
     authMethods: ['PLAIN', 'LOGIN'],

@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { SendingChannel } from '../../channels/config/store.ts';
 import { DeliveryError, type DeliverableChannelType, type OutboundMessage } from '../../channels/provider.ts';
 import { getProvider } from '../../channels/providers/index.ts';
+import type { Db } from '../../db/database.ts';
 import type { MessageStatus } from '../../db/schema.ts';
 import { inEnvironment } from '../../db/scoped.ts';
 import { enqueue } from '../queue.ts';
@@ -37,11 +38,14 @@ export async function deliverMessage(ctx: RunContext, step: Step, messageId: str
   const attempt = await inEnvironment(ctx.deps.db, ctx.environmentId, async (tx) => {
     const message = await tx.selectFrom('messages').select(['status', 'delivery_attempts', 'content']).where('environment_id', '=', ctx.environmentId).where('id', '=', messageId).forUpdate().executeTakeFirstOrThrow();
     if (message.status !== 'queued' && message.status !== 'delivery_attempted') return undefined;
+    const latest = await tx.selectFrom('message_delivery_logs').select(['attempt', 'status']).where('environment_id', '=', ctx.environmentId).where('message_id', '=', messageId).orderBy('attempt', 'desc').limit(1).executeTakeFirst();
+    // The provider accepted it and that was recorded, but the run stopped before finishing: don't send again.
+    if (latest?.status === 'succeeded') return { n: latest.attempt, content: message.content, alreadySent: true };
     const n = message.delivery_attempts + 1;
     await tx.updateTable('message_delivery_logs').set({ status: 'interrupted', completed_at: new Date() }).where('environment_id', '=', ctx.environmentId).where('message_id', '=', messageId).where('status', '=', 'pending').execute();
     await tx.insertInto('message_delivery_logs').values({ environment_id: ctx.environmentId, message_id: messageId, attempt: n, provider: provider.name, status: 'pending', request: null, response: null, error: null }).execute();
     await tx.updateTable('messages').set({ delivery_attempts: n, updated_at: new Date() }).where('environment_id', '=', ctx.environmentId).where('id', '=', messageId).execute();
-    return { n, content: message.content };
+    return { n, content: message.content, alreadySent: false };
   });
   if (!attempt) {
     await inEnvironment(ctx.deps.db, ctx.environmentId, (tx) => saveStepState(tx, ctx, step.ref, { status: 'done', message_id: messageId }));
@@ -58,8 +62,14 @@ export async function deliverMessage(ctx: RunContext, step: Step, messageId: str
   };
   let outcome: { status: MessageStatus; logs: unknown[]; error?: string; retryAt?: Date };
   try {
-    const result = await provider.deliver(sending.settings, outbound);
-    outcome = { status: result.status, logs: result.logs };
+    if (attempt.alreadySent) {
+      outcome = { status: 'sent', logs: [] };
+    } else {
+      const result = await provider.deliver(sending.settings, outbound);
+      // Recorded at once, in one round trip: the window in which a crash leaves a send unrecorded stays small.
+      await markAttemptSucceeded(ctx.deps.db, ctx.environmentId, messageId, attempt.n);
+      outcome = { status: result.status, logs: result.logs };
+    }
   } catch (error) {
     const failure = error instanceof DeliveryError ? error : new DeliveryError(error instanceof Error ? error.message : String(error), true);
     const retry = failure.retryable && attempt.n < ctx.deps.config.deliveryMaxAttempts;
@@ -71,7 +81,7 @@ export async function deliverMessage(ctx: RunContext, step: Step, messageId: str
 
   return inEnvironment(ctx.deps.db, ctx.environmentId, async (tx) => {
     const last = outcome.logs.at(-1) as { request?: unknown; response?: unknown } | undefined;
-    await tx.updateTable('message_delivery_logs')
+    if (!attempt.alreadySent) await tx.updateTable('message_delivery_logs')
       .set({ status: outcome.error ? 'failed' : 'succeeded', request: last?.request === undefined ? null : JSON.stringify(last.request), response: last?.response === undefined ? null : JSON.stringify(last.response), error: outcome.error ?? null, completed_at: new Date() })
       .where('environment_id', '=', ctx.environmentId).where('message_id', '=', messageId).where('attempt', '=', attempt.n)
       .execute();
@@ -86,6 +96,20 @@ export async function deliverMessage(ctx: RunContext, step: Step, messageId: str
     await saveStepState(tx, ctx, step.ref, { status: 'done', message_id: messageId, output: { delivery_status: outcome.status, message_id: messageId } });
     return { kind: 'next' } as StepOutcome;
   });
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Marks a delivery attempt succeeded in a single round trip: one simple-protocol query
+ * whose statements run as one implicit transaction, the environment set for row-level
+ * security first. Ids are checked UUIDs and the attempt an integer, so inlining is safe.
+ */
+async function markAttemptSucceeded(db: Db, environmentId: string, messageId: string, attempt: number): Promise<void> {
+  if (!UUID.test(environmentId) || !UUID.test(messageId) || !Number.isInteger(attempt)) throw new Error('invalid delivery attempt reference');
+  await sql.raw(`SELECT set_config('herald.environment_id', '${environmentId}', true);
+    UPDATE message_delivery_logs SET status = 'succeeded', completed_at = clock_timestamp()
+    WHERE environment_id = '${environmentId}' AND message_id = '${messageId}' AND attempt = ${attempt} AND status = 'pending'`).execute(db);
 }
 
 /** The rendered message (spec content shapes) as the provider interface takes it. */
