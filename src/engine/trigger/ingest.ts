@@ -81,7 +81,8 @@ export async function writeTriggers(tx: EnvTx, environmentId: string, items: Tri
   const versions = await tx
     .selectFrom('environment_resources as er')
     .innerJoin('resource_versions as v', 'v.id', 'er.committed_version_id')
-    .select(['er.resource_key', 'v.id', 'v.content', 'er.active'])
+    // Only the trigger data schema of the content: a workflow's steps can be large and are not needed here.
+    .select((eb) => ['er.resource_key', 'v.id', 'er.active', eb.ref('v.content', '->').key('trigger_data_json_schema').as('schema')])
     .where('er.environment_id', '=', environmentId)
     .where('er.resource_type', '=', 'workflow')
     .where('er.resource_key', 'in', keys)
@@ -122,7 +123,7 @@ export async function writeTriggers(tx: EnvTx, environmentId: string, items: Tri
       continue;
     }
     if (previous) expiredKeys.push(item.idempotencyKey!);
-    const problems = triggerDataErrors(version.id, (version.content as { trigger_data_json_schema?: unknown }).trigger_data_json_schema, item.body.data);
+    const problems = triggerDataErrors(version.id, version.schema ?? undefined, item.body.data);
     if (problems.length > 0) {
       results.push(new Invalid('The trigger data does not match the workflow\'s trigger data schema', problems));
       continue;
