@@ -147,7 +147,8 @@ export async function startWorkers(options: WorkerOptions): Promise<Workers> {
     pgPool: pool,
     concurrency: options.concurrency,
     noHandleSignals: true,
-    pollInterval: options.pollInterval ?? 1000,
+    // New jobs arrive by LISTEN/NOTIFY; polling only finds scheduled ones (delays, retries).
+    pollInterval: options.pollInterval ?? 2000,
     taskList,
     logger: quietLogger,
     events,
