@@ -93,7 +93,6 @@ export async function startHerald(config: HeraldConfig, options: StartOptions = 
   if (config.role !== 'api') {
     workers = await startWorkers({
       ownerUrl,
-      db,
       concurrency: config.workerConcurrency,
       tasks: engineTasks({ db, accountId, config: config.engine }),
       onError: (error) => app?.log.warn({ err: error }, 'job failed; it will be retried'),

@@ -2,9 +2,8 @@ import { sql } from 'kysely';
 import type { RecipientRunRow, RunStatus } from '../db/schema.ts';
 import { inEnvironment } from '../db/scoped.ts';
 import { evaluateConditions } from './conditions.ts';
-import { enqueue } from './queue.ts';
 import { refFromReference } from './recipients.ts';
-import { backoffMs, createJobCache, loadScopeParts, saveStep, type JobCache, type RunContext, type ScopeParts, type Step, type StepOutcome, type WorkflowContent } from './run-context.ts';
+import { backoffMs, createJobCache, loadScopeParts, pauseRun, saveStep, type JobCache, type RunContext, type ScopeParts, type Step, type StepOutcome, type WorkflowContent } from './run-context.ts';
 import { runBatchStep } from './steps/batch.ts';
 import { runChannelStep } from './steps/channel.ts';
 import { runDelayStep } from './steps/delay.ts';
@@ -133,7 +132,7 @@ const FINISHED_STATES = new Set(['done', 'skipped', 'failed']);
 async function runStep(ctx: RunContext, step: Step): Promise<StepOutcome> {
   const state = ctx.refs[step.ref];
   if (state && FINISHED_STATES.has(state.status)) return { kind: 'next' };
-  if (!state && step.conditions && !evaluateConditions(step.conditions as never, conditionContext(ctx))) {
+  if (!state && step.conditions && !evaluateConditions(step.conditions as never, ctx.scope)) {
     await saveStep(ctx, step.ref, { status: 'skipped', reason: 'conditions not met' });
     return { kind: 'next' };
   }
@@ -160,12 +159,7 @@ async function stepFailed(ctx: RunContext, step: Step, error: unknown): Promise<
   const { stepMaxAttempts, stepRetryBaseMs } = ctx.deps.config;
   if (tries < stepMaxAttempts) {
     const resumeAt = new Date(Date.now() + backoffMs(stepRetryBaseMs, tries));
-    await inEnvironment(ctx.deps.db, ctx.environmentId, async (tx) => {
-      await sql`UPDATE workflow_recipient_runs SET refs = refs || jsonb_build_object(${step.ref}::text, ${JSON.stringify({ status: 'retrying', tries, error: message })}::jsonb), status = 'paused', updated_at = now() WHERE environment_id = ${ctx.environmentId} AND id = ${ctx.run.id}`.execute(tx);
-      await enqueue(tx, [{ task: 'run', payload: { e: ctx.environmentId, runs: [ctx.run.id] }, runAt: resumeAt, jobKey: `run:${ctx.run.id}` }]);
-    });
-    ctx.refs[step.ref] = { status: 'retrying', tries, error: message };
-    return { kind: 'pause', resumeAt };
+    return pauseRun(ctx, step.ref, { status: 'retrying', tries, error: message }, resumeAt);
   }
   await saveStep(ctx, step.ref, { status: 'failed', tries, error: message });
   return { kind: 'stop', status: 'halted', error: { step_ref: step.ref, step_type: step.type, message, tries } };
@@ -176,7 +170,7 @@ async function runBranch(ctx: RunContext, step: Step): Promise<StepOutcome> {
   const branches = step.branches ?? [];
   let chosen = ctx.refs[step.ref]?.branch as number | undefined;
   if (chosen === undefined) {
-    const context = conditionContext(ctx);
+    const context = ctx.scope;
     chosen = branches.findIndex((branch, i) => i === branches.length - 1 || !branch.conditions || evaluateConditions(branch.conditions as never, context));
     await saveStep(ctx, step.ref, { status: 'done', branch: chosen, output: { branch: branches[chosen]?.name ?? null } });
   }
@@ -185,11 +179,6 @@ async function runBranch(ctx: RunContext, step: Step): Promise<StepOutcome> {
   const outcome = await walk(ctx, branch.steps ?? []);
   if (outcome.kind === 'next' && branch.terminates) return { kind: 'stop', status: 'completed' };
   return outcome;
-}
-
-/** What conditions see: the template scope. */
-export function conditionContext(ctx: RunContext): Record<string, unknown> {
-  return ctx.scope;
 }
 
 async function finish(deps: EngineDeps, environmentId: string, run: RecipientRunRow, status: RunStatus, error?: Record<string, unknown>): Promise<void> {

@@ -4,7 +4,6 @@ import { EventEmitter } from 'node:events';
 import { Logger, run, runMigrations, type Runner, type TaskList, type WorkerEvents } from 'graphile-worker';
 import { sql, type Kysely } from 'kysely';
 import pg from 'pg';
-import type { Db } from '../db/database.ts';
 import { APP_ROLE } from '../db/database.ts';
 
 /**
@@ -91,8 +90,6 @@ const quietLogger = new Logger(() => (level, message) => {
 
 export interface WorkerOptions {
   ownerUrl: string;
-  /** Application database (row-level security applies) used to release dead workers' locks. */
-  db: Db;
   tasks: { [N in JobName]: (payload: JobPayloads[N]) => Promise<void> };
   concurrency: number;
   /** Milliseconds between checks for jobs scheduled in the future (delays, retries). */

@@ -106,12 +106,15 @@ export function saveStep(ctx: RunContext, ref: string, state: StepState): Promis
  * Pauses the run until `resumeAt`: the state, the status and the job that resumes it
  * are written together, so a crash can neither lose the resume nor run it twice.
  */
-export async function pauseRun(ctx: RunContext, ref: string, state: StepState, resumeAt: Date): Promise<StepOutcome> {
-  await inEnvironment(ctx.deps.db, ctx.environmentId, async (tx) => {
-    await saveStepState(tx, ctx, ref, state);
-    await tx.updateTable('workflow_recipient_runs').set({ status: 'paused' }).where('environment_id', '=', ctx.environmentId).where('id', '=', ctx.run.id).where('status', '=', 'processing').execute();
-    await enqueue(tx, [{ task: 'run', payload: { e: ctx.environmentId, runs: [ctx.run.id] }, runAt: resumeAt, jobKey: `run:${ctx.run.id}` }]);
-  });
+export function pauseRun(ctx: RunContext, ref: string, state: StepState, resumeAt: Date): Promise<StepOutcome> {
+  return inEnvironment(ctx.deps.db, ctx.environmentId, (tx) => pauseRunWithin(tx, ctx, ref, state, resumeAt));
+}
+
+/** Pauses the run inside `tx`, with whatever else the step writes there (a batch, a delivery attempt). */
+export async function pauseRunWithin(tx: EnvTx, ctx: RunContext, ref: string, state: StepState, resumeAt: Date): Promise<StepOutcome> {
+  await saveStepState(tx, ctx, ref, state);
+  await tx.updateTable('workflow_recipient_runs').set({ status: 'paused' }).where('environment_id', '=', ctx.environmentId).where('id', '=', ctx.run.id).where('status', '=', 'processing').execute();
+  await enqueue(tx, [{ task: 'run', payload: { e: ctx.environmentId, runs: [ctx.run.id] }, runAt: resumeAt, jobKey: `run:${ctx.run.id}` }]);
   return { kind: 'pause', resumeAt };
 }
 

@@ -1,4 +1,5 @@
 import type { Db } from '../db/database.ts';
+import { committedVersions } from '../versioning/resolve.ts';
 import { parsePo } from '../workflows/gettext-po.ts';
 
 /** Where a run's templates find partials, layouts and translations: the versions committed in its environment. */
@@ -16,11 +17,8 @@ export function committedTemplateSources(db: Db, environmentId: string): Committ
     return memo.get(key) as Promise<T>;
   };
   const committed = (type: string, key: string) =>
-    db.selectFrom('environment_resources as er')
-      .innerJoin('resource_versions as v', 'v.id', 'er.committed_version_id')
+    committedVersions(db, environmentId, type)
       .select(['v.content'])
-      .where('er.environment_id', '=', environmentId)
-      .where('er.resource_type', '=', type)
       .where('er.resource_key', '=', key)
       .executeTakeFirst()
       .then((row) => row?.content as Record<string, unknown> | undefined);
@@ -38,11 +36,8 @@ export function committedTemplateSources(db: Db, environmentId: string): Committ
       };
     }),
     translations: (locale) => once(`t:${locale}`, async () => {
-      const rows = await db.selectFrom('environment_resources as er')
-        .innerJoin('resource_versions as v', 'v.id', 'er.committed_version_id')
+      const rows = await committedVersions(db, environmentId, 'translation')
         .select(['er.resource_key', 'v.content'])
-        .where('er.environment_id', '=', environmentId)
-        .where('er.resource_type', '=', 'translation')
         .where((eb) => eb.or([eb('er.resource_key', '=', locale), eb('er.resource_key', 'like', `${locale}/%`)]))
         .execute();
       if (rows.length === 0) return undefined;

@@ -157,6 +157,28 @@ describe('steps', () => {
     expect(await messagesOf(runId)).toHaveLength(1);
   });
 
+  it('pins a run to the version committed when it was triggered: a commit during its delay does not change it', async () => {
+    const version = (text: string) => ({
+      steps: [
+        { ref: 'wait', type: 'delay', settings: { delay_for: { unit: 'seconds', value: 1 } } },
+        { ref: 'feed', type: 'channel', channel_key: 'in-app-feed', template: { markdown_body: text } },
+      ],
+    });
+    await commitWorkflow(herald, 'pinned', version('version one'));
+    const first = await trigger(herald, 'development', 'pinned', { recipients: ['u1'] });
+    await eventually(async () => ((await recipientRun(first))?.status === 'paused' ? true : undefined));
+    await commitWorkflow(herald, 'pinned', version('version two'));
+    const second = await trigger(herald, 'development', 'pinned', { recipients: ['u1'] });
+    const [firstRun, secondRun] = [await finished(first), await finished(second)];
+    expect(firstRun.version_id).not.toBe(secondRun.version_id);
+    const [oldMessage] = await messagesOf(first);
+    const [newMessage] = await messagesOf(second);
+    expect(JSON.stringify(oldMessage!.content)).toContain('version one');
+    expect(oldMessage!.version_id).toBe(firstRun.version_id);
+    expect(JSON.stringify(newMessage!.content)).toContain('version two');
+    expect(newMessage!.version_id).toBe(secondRun.version_id);
+  });
+
   it('cancels runs paused at a delay by cancellation key', async () => {
     const runId = await trigger(herald, 'development', 'later', { recipients: ['u1'], cancellation_key: 'cancel-me' });
     await eventually(async () => ((await recipientRun(runId))?.status === 'paused' ? true : undefined));

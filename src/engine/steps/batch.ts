@@ -1,8 +1,7 @@
 import { sql } from 'kysely';
 import { inEnvironment } from '../../db/scoped.ts';
 import { resolvePath } from '../conditions.ts';
-import { enqueue } from '../queue.ts';
-import { durationMs, saveStepState, type RunContext, type Step, type StepOutcome } from '../run-context.ts';
+import { durationMs, pauseRunWithin, saveStepState, type RunContext, type Step, type StepOutcome } from '../run-context.ts';
 
 const DEFAULT_RENDER_LIMIT = 10;
 
@@ -45,10 +44,7 @@ export async function runBatchStep(ctx: RunContext, step: Step): Promise<StepOut
       .values({ environment_id: ctx.environmentId, scope, owner_run_id: ctx.run.id, closes_at: closesAt, activities: JSON.stringify([activity]), status: 'open' })
       .returning('id')
       .executeTakeFirstOrThrow();
-    await saveStepState(tx, ctx, step.ref, { status: 'waiting', batch_id: opened.id, closes_at: closesAt.toISOString() });
-    await tx.updateTable('workflow_recipient_runs').set({ status: 'paused' }).where('environment_id', '=', ctx.environmentId).where('id', '=', ctx.run.id).execute();
-    await enqueue(tx, [{ task: 'run', payload: { e: ctx.environmentId, runs: [ctx.run.id] }, runAt: closesAt, jobKey: `run:${ctx.run.id}` }]);
-    return { kind: 'pause', resumeAt: closesAt } as StepOutcome;
+    return pauseRunWithin(tx, ctx, step.ref, { status: 'waiting', batch_id: opened.id, closes_at: closesAt.toISOString() }, closesAt);
   });
 }
 

@@ -5,18 +5,18 @@ import { getProvider } from '../../channels/providers/index.ts';
 import type { Db } from '../../db/database.ts';
 import type { MessageStatus } from '../../db/schema.ts';
 import { inEnvironment } from '../../db/scoped.ts';
-import { enqueue } from '../queue.ts';
-import { backoffMs, saveStepState, type RunContext, type Step, type StepOutcome } from '../run-context.ts';
+import { findUserChannelData } from '../../recipients/channel-data/store.ts';
+import { findObjectChannelData } from '../../recipients/objects/store.ts';
+import { backoffMs, pauseRunWithin, saveStepState, type RunContext, type Step, type StepOutcome } from '../run-context.ts';
 
 /** The recipient's (a user's or an object's) channel data for `channelId` (push tokens, chat connections), if any. */
 export async function loadChannelData(ctx: RunContext, channelId: string): Promise<Record<string, unknown> | null> {
   const { id, collection } = ctx.recipientRef;
-  return inEnvironment(ctx.deps.db, ctx.environmentId, async (tx) => {
-    const row = collection
-      ? await tx.selectFrom('object_channel_data').select(['data']).where('environment_id', '=', ctx.environmentId).where('collection', '=', collection).where('object_id', '=', id).where('channel_id', '=', channelId).executeTakeFirst()
-      : await tx.selectFrom('user_channel_data').select(['data']).where('environment_id', '=', ctx.environmentId).where('user_id', '=', id).where('channel_id', '=', channelId).executeTakeFirst();
-    return (row?.data as Record<string, unknown> | undefined) ?? null;
-  });
+  const data = await inEnvironment(ctx.deps.db, ctx.environmentId, (tx) =>
+    collection
+      ? findObjectChannelData(tx, ctx.environmentId, collection, id, channelId)
+      : findUserChannelData(tx, ctx.environmentId, id, channelId));
+  return data ?? null;
 }
 
 /**
@@ -88,10 +88,7 @@ export async function deliverMessage(ctx: RunContext, step: Step, messageId: str
     await tx.updateTable('messages').set({ status: outcome.status, updated_at: new Date() }).where('environment_id', '=', ctx.environmentId).where('id', '=', messageId).execute();
     await tx.insertInto('message_events').values({ environment_id: ctx.environmentId, message_id: messageId, type: `message.${outcome.status}`, data: outcome.error ? JSON.stringify({ error: outcome.error, attempt: attempt.n }) : null }).execute();
     if (outcome.retryAt) {
-      await saveStepState(tx, ctx, step.ref, { status: 'delivering', message_id: messageId, attempt: attempt.n });
-      await sql`UPDATE workflow_recipient_runs SET status = 'paused' WHERE environment_id = ${ctx.environmentId} AND id = ${ctx.run.id}`.execute(tx);
-      await enqueue(tx, [{ task: 'run', payload: { e: ctx.environmentId, runs: [ctx.run.id] }, runAt: outcome.retryAt, jobKey: `run:${ctx.run.id}` }]);
-      return { kind: 'pause', resumeAt: outcome.retryAt } as StepOutcome;
+      return pauseRunWithin(tx, ctx, step.ref, { status: 'delivering', message_id: messageId, attempt: attempt.n }, outcome.retryAt);
     }
     await saveStepState(tx, ctx, step.ref, { status: 'done', message_id: messageId, output: { delivery_status: outcome.status, message_id: messageId } });
     return { kind: 'next' } as StepOutcome;

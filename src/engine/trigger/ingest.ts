@@ -4,6 +4,7 @@ import { GroupCommit } from '../../db/group-commit.ts';
 import { inEnvironment, type EnvTx } from '../../db/scoped.ts';
 import { Conflict, HeraldError, Invalid, NotFound } from '../../errors.ts';
 import { triggerDataErrors } from '../../workflows/trigger-data-schema.ts';
+import { committedVersions } from '../../versioning/resolve.ts';
 import { enqueue } from '../queue.ts';
 import { createRecipientRuns } from '../recipient-runs.ts';
 import type { RecipientInput } from '../recipients.ts';
@@ -78,13 +79,9 @@ function requestHash(item: TriggerRequest): string {
 /** Checks triggers against the committed workflow versions and writes the accepted ones with their jobs, in `tx`. */
 export async function writeTriggers(tx: EnvTx, environmentId: string, items: TriggerRequest[]): Promise<Array<TriggerResult | Error>> {
   const keys = [...new Set(items.map((item) => item.workflowKey))];
-  const versions = await tx
-    .selectFrom('environment_resources as er')
-    .innerJoin('resource_versions as v', 'v.id', 'er.committed_version_id')
+  const versions = await committedVersions(tx, environmentId, 'workflow')
     // Only the trigger data schema of the content: a workflow's steps can be large and are not needed here.
     .select((eb) => ['er.resource_key', 'v.id', 'er.active', eb.ref('v.content', '->').key('trigger_data_json_schema').as('schema')])
-    .where('er.environment_id', '=', environmentId)
-    .where('er.resource_type', '=', 'workflow')
     .where('er.resource_key', 'in', keys)
     .execute();
   const byKey = new Map(versions.map((v) => [v.resource_key, v]));
